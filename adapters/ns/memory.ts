@@ -1,0 +1,19 @@
+import { recordNs, type RecordNameSystem } from './record-ns.js'
+
+/**
+ * In-memory name system: the reference implementation. Signed records, owner-only publish,
+ * sequence only grows — the same rules as the on-disk and served ones.
+ * @example const ns = memoryNs()
+ */
+export function memoryNs (options: { pollMs?: number } = {}): RecordNameSystem {
+  const records = new Map<string, Uint8Array>()
+  return recordNs({
+    backend: 'memory',
+    scheme: 'memory',
+    pollMs: options.pollMs ?? 20,
+    storage: {
+      async read (name) { return records.get(name) },
+      async write (name, record) { records.set(name, record) }
+    }
+  })
+}

@@ -1,0 +1,57 @@
+import type { ContentStore } from '../core/content-store.js'
+import type { NameSystem } from '../core/name-system.js'
+import { fail } from '../core/errors.js'
+
+/** A backend's configuration: its driver name plus that driver's options. */
+export interface BackendConfig {
+  driver: string
+  [option: string]: unknown
+}
+
+/** Where relative paths in a config point, and which state dir the endpoint uses. */
+export interface BackendContext {
+  /** The endpoint's state dir (Hypercore keeps its cores there). */
+  stateDir: string
+}
+
+type Factory<T> = (options: Record<string, unknown>, context: BackendContext) => Promise<T>
+
+// Each factory imports its module only when chosen, so heavy SDKs load only for their backend.
+const casDrivers: Record<string, Factory<ContentStore>> = {
+  memory: async () => (await import('./cas/memory.js')).memoryCas(),
+  local: async (o) => await (await import('./cas/local.js')).localCas(o as never),
+  helia: async (o, c) => await (await import('./cas/helia.js')).heliaCas(o as never, c),
+  kubo: async (o) => await (await import('./cas/kubo.js')).kuboCas(o as never),
+  twirp: async (o) => await (await import('./cas/twirp.js')).twirpCas(o as never)
+}
+
+const nsDrivers: Record<string, Factory<NameSystem>> = {
+  memory: async (o) => (await import('./ns/memory.js')).memoryNs(o),
+  local: async (o) => (await import('./ns/local.js')).localNs(o as never),
+  ens: async (o, c) => await (await import('./ns/ens.js')).ensNs(o as never, c),
+  hypercore: async (o, c) => await (await import('./ns/hypercore.js')).hypercoreNs(o as never, c),
+  twirp: async (o) => await (await import('./ns/twirp.js')).twirpNs(o as never)
+}
+
+/** Driver names a config may use. */
+export const casDriverNames = Object.keys(casDrivers)
+export const nsDriverNames = Object.keys(nsDrivers)
+
+function pick<T> (table: Record<string, Factory<T>>, role: string, config: BackendConfig | undefined): Factory<T> {
+  if (config === undefined || typeof config.driver !== 'string') throw fail('INVALID_CONFIG', `no ${role} backend configured`)
+  const factory = table[config.driver]
+  if (factory === undefined) throw fail('INVALID_CONFIG', `unknown ${role} driver "${config.driver}" (known: ${Object.keys(table).join(', ')})`)
+  return factory
+}
+
+/** Opens the CAS a config names. */
+export async function openCas (config: BackendConfig, context: BackendContext): Promise<ContentStore> {
+  const { driver, ...options } = config
+  return await pick(casDrivers, 'CAS', config)(options, context)
+}
+
+/** Opens the NS a config names. */
+export async function openNs (config: BackendConfig, context: BackendContext): Promise<NameSystem> {
+  const { driver, ...options } = config
+  return await pick(nsDrivers, 'NS', config)(options, context)
+}

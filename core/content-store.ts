@@ -1,0 +1,31 @@
+import type { CID } from 'multiformats/cid'
+
+export interface CallOptions {
+  signal?: AbortSignal
+}
+
+/** What a CAS backend can do beyond put/get/has. Drives the conformance suite's skips. */
+export interface CasCapabilities {
+  /** `delete` removes (or unpins, so gc frees) an object. */
+  delete: boolean
+}
+
+/**
+ * A content-addressed store (SPEC §1). Ids are CIDv1 raw sha2-256 and are the same on every backend.
+ * Implementations verify on `get` that the bytes hash to the id (INTEGRITY otherwise), reject objects
+ * over 1 MiB with TOO_LARGE, and report a missing object with NOT_FOUND.
+ * @example
+ * const id = await cas.put(new TextEncoder().encode('hi'))
+ * const bytes = await cas.get(id)
+ */
+export interface ContentStore {
+  /** Backend name, e.g. `local`, `helia`. */
+  readonly backend: string
+  readonly capabilities: CasCapabilities
+  put (bytes: Uint8Array, options?: CallOptions): Promise<CID>
+  get (id: CID, options?: CallOptions): Promise<Uint8Array>
+  has (id: CID, options?: CallOptions): Promise<boolean>
+  /** Deletes or unpins. Only when `capabilities.delete`. */
+  delete? (id: CID, options?: CallOptions): Promise<void>
+  close (): Promise<void>
+}

@@ -1,0 +1,118 @@
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf'
+import type { CID } from 'multiformats/cid'
+import { RemoteLogSchema, RemoteLog_PairSchema } from '../proto/gen/vac/remotelog/remotelog_pb.js'
+import { fail } from './errors.js'
+import { cidOf, MAX_OBJECT_BYTES, toCid } from './ids.js'
+import { mvdsId } from './mvds.js'
+
+/** The page format version we write. Pages with format 0 are RFC pages without our header. */
+export const PAGE_FORMAT = 1
+
+/** One log entry as stored in a page. */
+export interface Entry {
+  seq: number
+  /** The endpoint's message id (MVDS id or sha256 of the payload). */
+  localHash: Uint8Array
+  /** CAS id of the payload (pointer and hybrid modes). */
+  remoteHash?: CID
+  /** Inline payload (inline and hybrid modes). */
+  data?: Uint8Array
+  /** Scrubbed: no payload, sequence and localHash stay. */
+  tombstone?: boolean
+  /** MVDS fields, when the entry is an MVDS message. */
+  groupId?: Uint8Array
+  timestamp?: bigint
+}
+
+export interface Page {
+  format: number
+  /** Sequence number of entries[0]; undefined on RFC pages (format 0). */
+  firstSeq?: number
+  entries: Entry[]
+  tail?: CID
+  /** Log length up to and including this page. */
+  length?: number
+  revision?: number
+  scrubbed: number[]
+}
+
+function toNumber (n: bigint, what: string): number {
+  if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw fail('MALFORMED', `${what} ${n} is out of range`)
+  return Number(n)
+}
+
+/** Encodes a page. The header fields are written only for format ≥ 1. */
+export function encodePage (page: Page): Uint8Array {
+  const message = create(RemoteLogSchema, {
+    pair: page.entries.map(e => create(RemoteLog_PairSchema, {
+      remoteHash: e.remoteHash?.bytes,
+      localHash: e.localHash,
+      data: e.data,
+      tombstone: e.tombstone === true,
+      groupId: e.groupId,
+      timestamp: e.timestamp
+    })),
+    tail: page.tail?.bytes,
+    format: page.format,
+    firstSeq: BigInt(page.firstSeq ?? 0),
+    count: page.entries.length,
+    length: BigInt(page.length ?? 0),
+    revision: BigInt(page.revision ?? 0),
+    scrubbed: page.scrubbed.map(BigInt)
+  })
+  return toBinary(RemoteLogSchema, message)
+}
+
+/**
+ * Decodes and checks a page: decodable, not over the size limit, header consistent with its
+ * entries, inline payloads matching their remoteHash, MVDS ids matching their fields.
+ * Throws MALFORMED (or INTEGRITY for a payload/id mismatch) with what is wrong.
+ */
+export function decodePage (bytes: Uint8Array, where = 'page'): Page {
+  if (bytes.byteLength > MAX_OBJECT_BYTES) throw fail('TOO_LARGE', `${where} is ${bytes.byteLength} bytes, over the ${MAX_OBJECT_BYTES}-byte limit`)
+  let message
+  try {
+    message = fromBinary(RemoteLogSchema, bytes)
+  } catch (cause) {
+    throw fail('MALFORMED', `${where} does not decode as vac.remotelog.RemoteLog`, { cause })
+  }
+  const format = message.format
+  const firstSeq = format >= 1 ? toNumber(message.firstSeq, 'first_seq') : undefined
+  if (format >= 1 && message.count !== message.pair.length) {
+    throw fail('MALFORMED', `${where} says ${message.count} entries but holds ${message.pair.length}`)
+  }
+  const entries = message.pair.map((p, i): Entry => {
+    const entry: Entry = { seq: (firstSeq ?? 0) + i, localHash: p.localHash }
+    if (p.remoteHash.byteLength > 0) entry.remoteHash = toCid(p.remoteHash)
+    if (p.data.byteLength > 0 || (entry.remoteHash === undefined && !p.tombstone)) entry.data = p.data
+    if (p.tombstone) {
+      if (entry.remoteHash !== undefined || p.data.byteLength > 0) throw fail('MALFORMED', `${where}: tombstone at entry ${i} still carries a payload`)
+      entry.tombstone = true
+    }
+    if (p.groupId.byteLength > 0) {
+      entry.groupId = p.groupId
+      entry.timestamp = p.timestamp
+    }
+    if (entry.data !== undefined && entry.remoteHash !== undefined && !cidOf(entry.data).equals(entry.remoteHash)) {
+      throw fail('INTEGRITY', `${where}: inline payload of entry ${i} does not match its remoteHash`)
+    }
+    if (entry.data !== undefined && entry.groupId !== undefined && !equalBytes(mvdsId(entry.groupId, entry.timestamp ?? 0n, entry.data), entry.localHash)) {
+      throw fail('INTEGRITY', `${where}: MVDS id of entry ${i} does not match its payload`)
+    }
+    return entry
+  })
+  const page: Page = { format, firstSeq, entries, scrubbed: message.scrubbed.map(s => toNumber(s, 'scrubbed')) }
+  if (message.tail.byteLength > 0) page.tail = toCid(message.tail)
+  if (format >= 1) {
+    page.length = toNumber(message.length, 'length')
+    page.revision = toNumber(message.revision, 'revision')
+    if (page.length !== firstSeq! + entries.length) {
+      throw fail('MALFORMED', `${where}: length ${page.length} is not first_seq ${firstSeq} + ${entries.length} entries`)
+    }
+  }
+  return page
+}
+
+export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0
+}

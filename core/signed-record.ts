@@ -1,0 +1,82 @@
+import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf'
+import { base32 } from 'multiformats/bases/base32'
+import { SignedRecordSchema } from '../proto/gen/vac/remotelog/remotelog_pb.js'
+import { fail } from './errors.js'
+
+const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex')
+const SPKI_ED25519 = Buffer.from('302a300506032b6570032100', 'hex')
+const DOMAIN = Buffer.from('remotelog-record:')
+
+export interface Ed25519KeyPair {
+  publicKey: Uint8Array
+  privateKey: KeyObject
+}
+
+/** The ed25519 key pair of a 32-byte secret. */
+export function keyPairFromSecret (secret: Uint8Array): Ed25519KeyPair {
+  if (secret.byteLength !== 32) throw fail('INVALID_INPUT', 'an owner secret is 32 bytes')
+  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, secret]), format: 'der', type: 'pkcs8' })
+  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' })
+  return { publicKey: new Uint8Array(spki.subarray(spki.length - 32)), privateKey }
+}
+
+/** A name in the local and served name systems: the base32 multibase of the ed25519 public key. */
+export function nameOfPublicKey (publicKey: Uint8Array): string {
+  return base32.encode(publicKey)
+}
+
+export function publicKeyOfName (name: string): Uint8Array {
+  let key: Uint8Array
+  try {
+    key = base32.decode(name)
+  } catch (cause) {
+    throw fail('INVALID_INPUT', `not a remotelog name (base32 ed25519 key): ${name}`, { cause })
+  }
+  if (key.byteLength !== 32) throw fail('INVALID_INPUT', `not a remotelog name (base32 ed25519 key): ${name}`)
+  return key
+}
+
+export interface SignedRecord {
+  value: Uint8Array
+  sequence: number
+  publicKey: Uint8Array
+  signature: Uint8Array
+}
+
+function signedBytes (name: string, sequence: number, value: Uint8Array): Buffer {
+  const seq = Buffer.alloc(8)
+  seq.writeBigUInt64BE(BigInt(sequence))
+  return Buffer.concat([DOMAIN, Buffer.from(name), Buffer.from([0]), seq, value])
+}
+
+/** Signs `value` for `name` at `sequence`, as `vac.remotelog.SignedRecord` bytes. */
+export function signRecord (name: string, sequence: number, value: Uint8Array, keys: Ed25519KeyPair): Uint8Array {
+  const signature = sign(null, signedBytes(name, sequence, value), keys.privateKey)
+  return toBinary(SignedRecordSchema, create(SignedRecordSchema, {
+    value, sequence: BigInt(sequence), publicKey: keys.publicKey, signature
+  }))
+}
+
+/**
+ * Decodes a record and checks it is signed by the key `name` stands for.
+ * MALFORMED if it does not decode, PERMISSION if another key signed it, INTEGRITY if the signature is bad.
+ */
+export function openRecord (name: string, bytes: Uint8Array, backend?: string): SignedRecord {
+  let message
+  try {
+    message = fromBinary(SignedRecordSchema, bytes)
+  } catch (cause) {
+    throw fail('MALFORMED', `record for ${name} does not decode`, { cause, backend })
+  }
+  const expected = publicKeyOfName(name)
+  if (Buffer.compare(Buffer.from(message.publicKey), Buffer.from(expected)) !== 0) {
+    throw fail('PERMISSION', `record for ${name} is signed by another key`, { backend })
+  }
+  const sequence = Number(message.sequence)
+  const publicKey = createPublicKey({ key: Buffer.concat([SPKI_ED25519, expected]), format: 'der', type: 'spki' })
+  if (!verify(null, signedBytes(name, sequence, message.value), publicKey, message.signature)) {
+    throw fail('INTEGRITY', `record for ${name} has a forged signature`, { backend })
+  }
+  return { value: message.value, sequence, publicKey: expected, signature: message.signature }
+}

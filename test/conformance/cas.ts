@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { CID } from 'multiformats/cid'
+import type { ContentStore } from '../../core/content-store.js'
+import { cidOf, MAX_OBJECT_BYTES } from '../../core/ids.js'
+import { isRemoteLogError, type ErrorCode } from '../../core/errors.js'
+
+export interface CasHarness {
+  /** A fresh, empty store for one test. */
+  create (): Promise<ContentStore>
+  /** Alters the stored bytes of `id` behind the store's back, to show `get` catches it. */
+  corrupt? (store: ContentStore, id: CID): Promise<void>
+  /** How long a get of a missing object may take before NOT_FOUND (default 5 s). */
+  missingWithinMs?: number
+}
+
+export async function expectCode (promise: Promise<unknown>, code: ErrorCode): Promise<void> {
+  const error = await promise.then(() => undefined, (e: unknown) => e)
+  expect(error, `expected a ${code} error`).toBeDefined()
+  if (!isRemoteLogError(error, code)) throw new Error(`expected ${code}, got ${String(error)}`, { cause: error })
+}
+
+/** The behaviour every CAS backend shares. Each backend's test calls this with its harness. */
+export function casConformance (name: string, harness: CasHarness): void {
+  describe(`CAS conformance: ${name}`, () => {
+    let store: ContentStore
+    beforeEach(async () => { store = await harness.create() })
+    afterEach(async () => { await store.close() })
+
+    it('returns the CIDv1 raw sha2-256 id of the bytes, the same on every backend', async () => {
+      const bytes = new TextEncoder().encode('hello remote log')
+      const id = await store.put(bytes)
+      expect(id.toString()).toBe(cidOf(bytes).toString())
+      expect(id.toString()).toMatch(/^bafkrei/)
+      expect(id.version).toBe(1)
+      expect(id.code).toBe(0x55)
+    })
+
+    it('gets back exactly the bytes that were put', async () => {
+      const bytes = randomBytes(4096)
+      const id = await store.put(bytes)
+      expect(Buffer.from(await store.get(id)).equals(bytes)).toBe(true)
+    })
+
+    it('stores the empty object and objects of exactly 1 MiB', async () => {
+      const empty = new Uint8Array(0)
+      expect((await store.get(await store.put(empty))).byteLength).toBe(0)
+      const max = randomBytes(MAX_OBJECT_BYTES)
+      expect(Buffer.from(await store.get(await store.put(max))).equals(max)).toBe(true)
+    })
+
+    it('rejects an object over 1 MiB with TOO_LARGE and stores nothing', async () => {
+      const big = randomBytes(MAX_OBJECT_BYTES + 1)
+      await expectCode(store.put(big), 'TOO_LARGE')
+      expect(await store.has(cidOf(big))).toBe(false)
+    })
+
+    it('is idempotent: the same bytes twice give the same id', async () => {
+      const bytes = randomBytes(100)
+      const a = await store.put(bytes)
+      const b = await store.put(bytes)
+      expect(a.equals(b)).toBe(true)
+    })
+
+    it('answers has() for present and missing objects', async () => {
+      const id = await store.put(randomBytes(32))
+      expect(await store.has(id)).toBe(true)
+      expect(await store.has(cidOf(randomBytes(32)))).toBe(false)
+    })
+
+    it('fails a get of a missing object with NOT_FOUND, within a bound', async () => {
+      const started = Date.now()
+      await expectCode(store.get(cidOf(randomBytes(32))), 'NOT_FOUND')
+      expect(Date.now() - started).toBeLessThan(harness.missingWithinMs ?? 5000)
+    })
+
+    it('handles many concurrent puts and gets', async () => {
+      const items = Array.from({ length: 200 }, () => randomBytes(256))
+      const ids = await Promise.all(items.map(async b => await store.put(b)))
+      const back = await Promise.all(ids.map(async id => await store.get(id)))
+      back.forEach((b, i) => expect(Buffer.from(b).equals(items[i])).toBe(true))
+    })
+
+    it.skipIf(harness.corrupt === undefined)('returns INTEGRITY, never data, when stored bytes were altered', async () => {
+      const id = await store.put(randomBytes(256))
+      await harness.corrupt!(store, id)
+      await expectCode(store.get(id), 'INTEGRITY')
+    })
+
+    it('deletes (or unpins) when the backend can', async (ctx) => {
+      if (!store.capabilities.delete || store.delete === undefined) return ctx.skip()
+      const keep = await store.put(randomBytes(64))
+      const drop = await store.put(randomBytes(64))
+      await store.delete(drop)
+      expect(await store.has(keep)).toBe(true)
+      await expectCode(store.get(drop), 'NOT_FOUND')
+    })
+  })
+}
