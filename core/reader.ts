@@ -1,0 +1,210 @@
+import type { CID } from 'multiformats/cid'
+import type { ContentStore } from './content-store.js'
+import { fail } from './errors.js'
+import { cidOf } from './ids.js'
+import type { NameSystem, ResolvedHead } from './name-system.js'
+import { decodePage, equalBytes, type Entry, type Page } from './page.js'
+import { PageCache } from './page-cache.js'
+import { mvdsId } from './mvds.js'
+
+/** Where a reader stands in a log. Persist it after delivery; pass it to the next sync. */
+export interface Cursor {
+  /** Entries delivered so far = the next sequence number to deliver. */
+  length: number
+  /** Head and revision of the last complete sync: an unchanged head means nothing to fetch. */
+  head?: string
+  revision?: number
+  /** Scrubbed sequence numbers already known. */
+  scrubbed?: number[]
+}
+
+/** A delivered log entry. A tombstone has no payload: the writer scrubbed it. */
+export interface Message {
+  seq: number
+  localHash: Uint8Array
+  payload?: Uint8Array
+  tombstone: boolean
+  groupId?: Uint8Array
+  timestamp?: bigint
+}
+
+export interface ReaderOptions {
+  cas: ContentStore
+  ns: NameSystem
+  /** The log's name in `ns`. */
+  name: string
+  /** Payload gets in flight at once (pointer mode). */
+  concurrency?: number
+  /** Bytes of decoded pages kept between the walk back and delivery. */
+  pageCacheBytes?: number
+}
+
+/** What one sync found: the new cursor (once everything is delivered) and what it delivered. */
+export interface SyncOutcome {
+  cursor: Cursor
+  changed: boolean
+  delivered: number
+  /** Messages scrubbed since the last sync among those already delivered. */
+  scrubbedNow: number[]
+}
+
+interface PageRef { id: CID, firstSeq: number, count: number }
+
+/**
+ * The receiving side of a log (SPEC §4, receiving flow). `sync` resolves the name; when the head is
+ * the cursor's, it stops after that one NS request. Otherwise it walks pages back to the cursor,
+ * then delivers entries in sequence order with bounded-concurrency payload fetches, verifying every
+ * id. Memory is bounded by the page cache and the fetch window, not by the log's length.
+ * @example
+ * const reader = new LogReader({ cas, ns, name })
+ * const sync = reader.sync({ length: 0 })
+ * for await (const m of sync.messages) console.log(m.seq, m.payload)
+ * const { cursor } = await sync.done
+ */
+export class LogReader {
+  private readonly concurrency: number
+  private readonly pageCacheBytes: number
+
+  constructor (private readonly options: ReaderOptions) {
+    this.concurrency = options.concurrency ?? 16
+    this.pageCacheBytes = options.pageCacheBytes ?? 16 * 1024 * 1024
+  }
+
+  /**
+   * Starts a sync from `cursor`. Iterate `messages` (in sequence order, scrub notices first as
+   * tombstones for already-delivered seqs); `done` settles with the outcome after the last one.
+   * If iteration stops early, persist the cursor as `{ length: last delivered seq + 1 }`.
+   */
+  sync (cursor: Cursor, signal?: AbortSignal): { messages: AsyncGenerator<Message>, done: Promise<SyncOutcome> } {
+    let settle!: (outcome: SyncOutcome) => void
+    let reject!: (e: unknown) => void
+    const done = new Promise<SyncOutcome>((resolve, rej) => { settle = resolve; reject = rej })
+    done.catch(() => {})
+    const self = this
+    async function * messages (): AsyncGenerator<Message> {
+      try {
+        const outcome = yield * self.run(cursor, signal)
+        settle(outcome)
+      } catch (e) {
+        reject(e)
+        throw e
+      }
+    }
+    return { messages: messages(), done }
+  }
+
+  private async * run (cursor: Cursor, signal?: AbortSignal): AsyncGenerator<Message, SyncOutcome> {
+    const { ns, name } = this.options
+    const resolved = await ns.resolve(name, { signal })
+    if (cursor.head !== undefined && resolved.head.toString() === cursor.head) {
+      return { cursor, changed: false, delivered: 0, scrubbedNow: [] }
+    }
+    const cache = new PageCache(this.pageCacheBytes)
+    const head = await this.fetchPage(resolved.head, cache, signal)
+    if (head.format === 0) throw fail('MALFORMED', `head page ${resolved.head.toString()} has no remotelog header (format 0); RFC-only logs are not supported by sync`)
+    this.checkHead(resolved, head, cursor)
+
+    const chain = await this.walkBack(resolved.head, head, cursor.length, cache, signal)
+    const known = new Set(cursor.scrubbed ?? [])
+    const scrubbedNow = head.scrubbed.filter(s => s < cursor.length && !known.has(s)).sort((a, b) => a - b)
+    for (const seq of scrubbedNow) yield { seq, localHash: new Uint8Array(0), tombstone: true }
+
+    let delivered = 0
+    for (const ref of chain) {
+      const page = cache.get(ref.id.toString()) ?? await this.fetchPage(ref.id, cache, signal)
+      if (page.firstSeq !== ref.firstSeq || page.entries.length !== ref.count) throw fail('INTEGRITY', `page ${ref.id.toString()} changed between two reads`)
+      const wanted = page.entries.filter(e => e.seq >= cursor.length)
+      for await (const message of this.deliver(wanted, signal)) {
+        delivered++
+        yield message
+      }
+    }
+    const length = head.length!
+    return {
+      changed: true,
+      delivered,
+      scrubbedNow,
+      cursor: { length, head: resolved.head.toString(), revision: head.revision, scrubbed: [...head.scrubbed].sort((a, b) => a - b) }
+    }
+  }
+
+  /** The name's pointer must agree with the head page, and neither may go back past the cursor. */
+  private checkHead (resolved: ResolvedHead, head: Page, cursor: Cursor): void {
+    const id = resolved.head.toString()
+    if (resolved.length !== undefined && resolved.length !== head.length) throw fail('MALFORMED', `name says length ${resolved.length}, head page ${id} says ${head.length}`)
+    if (resolved.revision !== undefined && resolved.revision !== head.revision) throw fail('MALFORMED', `name says revision ${resolved.revision}, head page ${id} says ${head.revision}`)
+    if (head.length! < cursor.length) throw fail('CONFLICT', `log rolled back: head ${id} has ${head.length} entries, ${cursor.length} were already delivered`)
+    if (cursor.revision !== undefined && head.revision! < cursor.revision) throw fail('CONFLICT', `log rolled back: head ${id} is revision ${head.revision}, revision ${cursor.revision} was seen before`)
+  }
+
+  /** Walks tails from the head back to the page holding `from`; returns page refs oldest first. */
+  private async walkBack (headId: CID, head: Page, from: number, cache: PageCache, signal?: AbortSignal): Promise<PageRef[]> {
+    const chain: PageRef[] = [{ id: headId, firstSeq: head.firstSeq!, count: head.entries.length }]
+    let page = head
+    let id = headId
+    while (page.firstSeq! > from) {
+      if (page.tail === undefined) {
+        throw fail('MALFORMED', `page ${id.toString()} starts at sequence ${page.firstSeq} but has no tail: history is missing`)
+      }
+      const older = await this.fetchPage(page.tail, cache, signal)
+      if (older.format === 0) throw fail('MALFORMED', `page ${page.tail.toString()} has no remotelog header`)
+      if (older.entries.length === 0) throw fail('MALFORMED', `page ${page.tail.toString()} is an empty non-head page`)
+      if (older.length !== page.firstSeq) {
+        const what = older.length! > page.firstSeq! ? 'overlaps' : 'leaves a gap before'
+        throw fail('MALFORMED', `page ${page.tail.toString()} (sequences ${older.firstSeq}–${older.length! - 1}) ${what} page ${id.toString()} starting at ${page.firstSeq}`)
+      }
+      id = page.tail
+      page = older
+      chain.push({ id, firstSeq: page.firstSeq!, count: page.entries.length })
+    }
+    if (chain.at(-1)!.firstSeq > from) throw fail('MALFORMED', 'the page chain does not reach the cursor')
+    return chain.reverse()
+  }
+
+  private async fetchPage (id: CID, cache: PageCache, signal?: AbortSignal): Promise<Page> {
+    const cached = cache.get(id.toString())
+    if (cached !== undefined) return cached
+    const key = id.toString()
+    const bytes = await this.options.cas.get(id, { signal })
+    if (!cidOf(bytes).equals(id)) throw fail('INTEGRITY', `page bytes do not match ${key}`, { backend: this.options.cas.backend })
+    const page = decodePage(bytes, `page ${key}`)
+    cache.set(key, page, bytes.byteLength)
+    return page
+  }
+
+  /** Yields entries in order, fetching pointer payloads with at most `concurrency` in flight. */
+  private async * deliver (entries: Entry[], signal?: AbortSignal): AsyncGenerator<Message> {
+    const inFlight: Array<Promise<Message>> = []
+    let next = 0
+    const start = (): void => {
+      const fetching = this.toMessage(entries[next++], signal)
+      fetching.catch(() => {}) // awaited in order below; this only keeps an abandoned fetch from going unhandled
+      inFlight.push(fetching)
+    }
+    while (next < entries.length && inFlight.length < this.concurrency) start()
+    while (inFlight.length > 0) {
+      const message = await inFlight.shift()!
+      if (next < entries.length) start()
+      yield message
+    }
+  }
+
+  private async toMessage (entry: Entry, signal?: AbortSignal): Promise<Message> {
+    const message: Message = { seq: entry.seq, localHash: entry.localHash, tombstone: entry.tombstone === true }
+    if (entry.groupId !== undefined) { message.groupId = entry.groupId; message.timestamp = entry.timestamp }
+    if (message.tombstone) return message
+    let payload = entry.data
+    if (payload === undefined) {
+      const id = entry.remoteHash!
+      const where = id.toString()
+      payload = await this.options.cas.get(id, { signal })
+      if (!cidOf(payload).equals(id)) throw fail('INTEGRITY', `payload of entry ${entry.seq} does not match ${where}`)
+      if (entry.groupId !== undefined && !equalBytes(mvdsId(entry.groupId, entry.timestamp ?? 0n, payload), entry.localHash)) {
+        throw fail('INTEGRITY', `MVDS id of entry ${entry.seq} does not match its payload`)
+      }
+    }
+    message.payload = payload
+    return message
+  }
+}
+

@@ -1,0 +1,224 @@
+import type { CID } from 'multiformats/cid'
+import type { ContentStore } from './content-store.js'
+import { crashPoint } from './crash-point.js'
+import type { StoredEntry } from './entry-file.js'
+import { fail, isRemoteLogError } from './errors.js'
+import { checkSize, MAX_OBJECT_BYTES, sha256, toCid } from './ids.js'
+import { logOptions, type LogOptions } from './log-options.js'
+import { mapWindow } from './map-window.js'
+import { mvdsId } from './mvds.js'
+import type { HeadRecord, NameSystem, OwnerKey, PublishReceipt } from './name-system.js'
+import { decodePage, encodePage, PAGE_FORMAT, type Entry } from './page.js'
+import { entryBytes, headerBytes } from './page-size.js'
+import { Mutex } from './mutex.js'
+import type { WriterState, WriterStorage } from './writer-storage.js'
+
+/** A message to append: bytes, text, or bytes with its id (or MVDS fields to compute it). */
+export type AppendInput = Uint8Array | string | {
+  payload: Uint8Array | string
+  /** The caller's own message id; default sha256(payload), or the MVDS id when groupId is given. */
+  localHash?: Uint8Array
+  /** MVDS group id (32 bytes) and timestamp: localHash becomes the MVDS message id. */
+  groupId?: Uint8Array
+  timestamp?: bigint | number
+}
+
+export interface PublishResult extends HeadRecord {
+  /** How many appends this publish made public. */
+  published: number
+  /** Pages written to the CAS (full pages plus the new head). */
+  pages: number
+  receipt: PublishReceipt
+}
+
+export interface WriterOptions {
+  cas: ContentStore
+  ns: NameSystem
+  owner: OwnerKey
+  storage: WriterStorage
+  log?: Partial<LogOptions>
+}
+
+interface HeadPage { firstSeq: number, entries: Entry[], tail?: CID }
+
+const encoder = new TextEncoder()
+
+function toStored (input: AppendInput, seq: number): StoredEntry {
+  const item = typeof input === 'string' || input instanceof Uint8Array ? { payload: input } : input
+  const payload = typeof item.payload === 'string' ? encoder.encode(item.payload) : item.payload
+  checkSize(payload)
+  if (item.groupId !== undefined) {
+    if (item.groupId.byteLength !== 32) throw fail('INVALID_INPUT', 'an MVDS group id is 32 bytes')
+    const timestamp = BigInt(item.timestamp ?? 0)
+    return { seq, payload, groupId: item.groupId, timestamp, localHash: item.localHash ?? mvdsId(item.groupId, timestamp, payload) }
+  }
+  return { seq, payload, localHash: item.localHash ?? sha256(payload) }
+}
+
+/**
+ * The sending side of one log (SPEC §4, sending flow): appends go to a journal, `publish` puts
+ * payloads and pages in the CAS and then moves the name. Nothing counts as published before the
+ * NS update succeeded; a crash at any point is finished or redone by the next `publish`.
+ * @example
+ * const writer = await LogWriter.open({ cas, ns, owner, storage: memoryWriterStorage() })
+ * await writer.append(['hello', 'world'])
+ * await writer.publish()
+ */
+export class LogWriter {
+  readonly name: string
+  readonly options: LogOptions
+  private state: WriterState
+  private headPage: HeadPage
+  private pending: StoredEntry[]
+  private readonly lock = new Mutex()
+
+  private constructor (private readonly deps: WriterOptions, name: string, state: WriterState, headPage: HeadPage, pending: StoredEntry[]) {
+    this.name = name
+    this.options = logOptions(deps.log)
+    this.state = state
+    this.headPage = headPage
+    this.pending = pending.filter(e => e.seq >= state.length)
+  }
+
+  /** Opens a log's writer: loads its state and journal, and finishes a publish a crash interrupted. */
+  static async open (deps: WriterOptions): Promise<LogWriter> {
+    const name = await deps.ns.nameOf(deps.owner)
+    const state = await deps.storage.loadState() ?? { revision: 0, length: 0, scrubbed: [] }
+    const committed = state.intent !== undefined ? state.intent.head : state.head
+    const headPage = committed === undefined ? { firstSeq: 0, entries: [] } : await loadHeadPage(deps.cas, committed)
+    const journal = await deps.storage.readJournal()
+    const writer = new LogWriter(deps, name, state, headPage, journal)
+    if (state.intent !== undefined) await writer.lock.run(async () => { await writer.finishIntent() })
+    return writer
+  }
+
+  /** Entries made public by the last acknowledged publish. */
+  get length (): number { return this.state.length }
+  get revision (): number { return this.state.revision }
+  get head (): CID | undefined { return this.state.head === undefined ? undefined : toCid(this.state.head) }
+  /** Appends journaled but not yet published. */
+  get pendingCount (): number { return this.pending.length }
+  get scrubbed (): readonly number[] { return this.state.scrubbed }
+  /** The writer's storage and backends, for operations built on it (scrub, export). */
+  get backends (): WriterOptions { return this.deps }
+
+  /** Journals messages; returns their sequence numbers. Acknowledged once this returns. */
+  async append (inputs: AppendInput[]): Promise<number[]> {
+    return await this.lock.run(async () => {
+      const next = this.state.length + this.pending.length
+      const entries = inputs.map((input, i) => toStored(input, next + i))
+      await this.deps.storage.appendJournal(entries)
+      this.pending.push(...entries)
+      return entries.map(e => e.seq)
+    })
+  }
+
+  /** Publishes every pending append in one NS update. Undefined when there was nothing to publish. */
+  async publish (): Promise<PublishResult | undefined> {
+    return await this.lock.run(async () => {
+      if (this.state.intent !== undefined) await this.finishIntent()
+      if (this.pending.length === 0) return undefined
+      const published = this.pending.length
+      const { head, pages, headPage } = await this.writePages(this.pending)
+      const record = { head, length: this.state.length + published, revision: this.state.revision + 1 }
+      const receipt = await this.commit(record, headPage)
+      return { ...record, published, pages, receipt }
+    })
+  }
+
+  /**
+   * Rewrites the log through `rewrite` (used by scrub): the caller hands back the new head, its
+   * decoded page and the scrubbed list; this writer records and publishes it like any publish.
+   */
+  async republish (rewrite: (current: { head?: CID, length: number, revision: number, scrubbed: readonly number[] }) => Promise<{ head: CID, scrubbed: number[] }>): Promise<PublishResult> {
+    return await this.lock.run(async () => {
+      if (this.state.intent !== undefined) await this.finishIntent()
+      if (this.pending.length > 0) throw fail('CONFLICT', 'publish pending appends before rewriting the log')
+      const { head, scrubbed } = await rewrite({ head: this.head, length: this.state.length, revision: this.state.revision, scrubbed: this.state.scrubbed })
+      const headPage = await loadHeadPage(this.deps.cas, head.toString())
+      const record = { head, length: this.state.length, revision: this.state.revision + 1 }
+      const receipt = await this.commit(record, headPage, scrubbed)
+      return { ...record, published: 0, pages: 0, receipt }
+    })
+  }
+
+  /** Records the intent to publish `record` (whose pages are in the CAS), then publishes it. */
+  private async commit (record: HeadRecord, headPage: HeadPage, scrubbed = this.state.scrubbed): Promise<PublishReceipt> {
+    this.state = { ...this.state, scrubbed, intent: { head: record.head.toString(), length: record.length, revision: record.revision } }
+    await this.deps.storage.saveState(this.state)
+    this.headPage = headPage
+    crashPoint('after-intent')
+    return await this.finishIntent()
+  }
+
+  /** Moves the name to the intent's head (unless a crashed run already did) and records it. */
+  private async finishIntent (): Promise<PublishReceipt> {
+    const intent = this.state.intent!
+    const record = { head: toCid(intent.head), length: intent.length, revision: intent.revision }
+    let receipt: PublishReceipt = {}
+    try {
+      receipt = await this.deps.ns.publish(this.name, record, this.deps.owner, { previous: this.head })
+    } catch (e) {
+      if (!isRemoteLogError(e, 'CONFLICT')) throw e
+      const current = await this.deps.ns.resolve(this.name).catch(() => undefined)
+      if (current === undefined || !current.head.equals(record.head)) throw e
+      receipt = { alreadyPublished: true }
+    }
+    crashPoint('after-ns')
+    const { intent: _done, ...rest } = this.state
+    this.state = { ...rest, head: intent.head, length: intent.length, revision: intent.revision }
+    await this.deps.storage.saveState(this.state)
+    this.pending = this.pending.filter(e => e.seq >= intent.length)
+    await this.deps.storage.resetJournal(this.pending)
+    return receipt
+  }
+
+  /** Puts payloads (pointer/hybrid), full pages and the new head page; returns the head's id. */
+  private async writePages (entries: StoredEntry[]): Promise<{ head: CID, pages: number, headPage: HeadPage }> {
+    const { cas } = this.deps
+    const o = this.options
+    const length = this.state.length + entries.length
+    const revision = this.state.revision + 1
+    const inlineFrom = o.mode === 'inline' ? 0 : o.mode === 'hybrid' ? length - o.inlineRecent : Infinity
+    const maxInline = Math.min(o.pageBytes, MAX_OBJECT_BYTES) - headerBytes(this.state.scrubbed.length) - 200
+    const remote = await mapWindow(entries, o.concurrency, async e => {
+      const inline = e.seq >= inlineFrom && e.payload!.byteLength <= maxInline
+      return o.mode === 'inline' && inline ? undefined : await cas.put(e.payload!)
+    })
+
+    const toEntry = (e: StoredEntry, i: number): Entry => {
+      const entry: Entry = { seq: e.seq, localHash: e.localHash, remoteHash: remote[i] }
+      if (remote[i] === undefined || (e.seq >= inlineFrom && e.payload!.byteLength <= maxInline)) entry.data = e.payload
+      if (e.groupId !== undefined) { entry.groupId = e.groupId; entry.timestamp = e.timestamp }
+      return entry
+    }
+    const stripOld = (list: Entry[]): Entry[] => o.mode !== 'hybrid'
+      ? list
+      : list.map(e => e.seq < inlineFrom && e.remoteHash !== undefined && e.data !== undefined ? { ...e, data: undefined } : e)
+
+    let page: HeadPage = { ...this.headPage, entries: [...this.headPage.entries] }
+    let size = headerBytes(this.state.scrubbed.length) + page.entries.reduce((n, e) => n + entryBytes(e), 0)
+    let pages = 1
+    for (let i = 0; i < entries.length; i++) {
+      const entry = toEntry(entries[i], i)
+      const bytes = entryBytes(entry)
+      if (page.entries.length > 0 && (page.entries.length >= o.pageEntries || size + bytes > o.pageBytes)) {
+        const full = encodePage({ format: PAGE_FORMAT, firstSeq: page.firstSeq, entries: stripOld(page.entries), tail: page.tail, length: page.firstSeq + page.entries.length, revision, scrubbed: [] })
+        page = { firstSeq: entry.seq, entries: [], tail: await cas.put(full) }
+        size = headerBytes(this.state.scrubbed.length)
+        pages++
+      }
+      page.entries.push(entry)
+      size += bytes
+    }
+    page.entries = stripOld(page.entries)
+    const head = await cas.put(encodePage({ format: PAGE_FORMAT, firstSeq: page.firstSeq, entries: page.entries, tail: page.tail, length, revision, scrubbed: this.state.scrubbed }))
+    crashPoint('after-cas')
+    return { head, pages, headPage: page }
+  }
+}
+
+async function loadHeadPage (cas: ContentStore, head: string): Promise<HeadPage> {
+  const page = decodePage(await cas.get(toCid(head)), `head page ${head}`)
+  return { firstSeq: page.firstSeq ?? 0, entries: page.entries, tail: page.tail }
+}
