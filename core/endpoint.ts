@@ -1,0 +1,274 @@
+import { join } from 'node:path'
+import type { ContentStore } from './content-store.js'
+import { countingCas, countingNs, emptyCounts } from './counting.js'
+import { formatAddress, parseAddress } from './address.js'
+import { FollowStore, type FollowRecord } from './follow-store.js'
+import { Keystore, checkLogName } from './keystore.js'
+import type { LogOptions } from './log-options.js'
+import type { NameSystem, OwnerKey } from './name-system.js'
+import { LogReader, type Message } from './reader.js'
+import { fileWriterStorage } from './writer-storage.js'
+import { LogWriter, type AppendInput, type PublishResult } from './writer.js'
+import type { StoredEntry } from './entry-file.js'
+import { fail } from './errors.js'
+
+export interface EndpointOptions {
+  /** The state dir: keys, own logs' journals, followed logs' cursors and messages. */
+  dir: string
+  cas: ContentStore
+  /** The name system the endpoint's own logs are published in. */
+  ns: NameSystem
+  /** The name system for an address scheme (for following logs of other backends). */
+  nsFor?: (scheme: string) => Promise<NameSystem>
+  log?: Partial<LogOptions>
+  /** Label of the default log's name where names are claimed (ENS: `<name>.eth`). */
+  name?: string
+  /** Closes what `nsFor` opened; called by `close`. */
+  onClose?: () => Promise<void>
+}
+
+/** What a sync of one followed log did. */
+export interface SyncReport {
+  alias: string
+  address: string
+  /** New messages delivered by this sync. */
+  delivered: number
+  /** Messages of the log delivered so far. */
+  length: number
+  /** Sequence numbers the writer scrubbed whose copies were dropped by this sync. */
+  scrubbed: number[]
+  nsRequests: number
+  casRequests: number
+  bytes: number
+  ms: number
+}
+
+export interface SyncOptions {
+  signal?: AbortSignal
+  /** Called as messages arrive, with the count so far and the log's length when known. */
+  onProgress?: (delivered: number, total?: number) => void
+}
+
+const DEFAULT_LOG = 'default'
+const FLUSH_EVERY = 512
+
+/**
+ * An endpoint (SPEC §1, §7): writes one or more named logs, follows many, each with its own cursor,
+ * all state in one folder.
+ * @example
+ * const alice = await Endpoint.open({ dir, cas, ns })
+ * await alice.append(['hello'])
+ * await alice.publish()
+ * console.log(await alice.address()) // local:b…
+ */
+export class Endpoint {
+  private readonly keys: Keystore
+  private readonly follows: FollowStore
+  private readonly writers = new Map<string, Promise<LogWriter>>()
+
+  private constructor (readonly options: EndpointOptions) {
+    this.keys = new Keystore(options.dir)
+    this.follows = new FollowStore(join(options.dir, 'follows'))
+  }
+
+  static async open (options: EndpointOptions): Promise<Endpoint> {
+    return new Endpoint(options)
+  }
+
+  get cas (): ContentStore { return this.options.cas }
+  get ns (): NameSystem { return this.options.ns }
+
+  /** The owner key of one of this endpoint's logs. */
+  async owner (log = DEFAULT_LOG): Promise<OwnerKey> {
+    const label = log === DEFAULT_LOG ? (this.options.name ?? DEFAULT_LOG) : (this.options.name !== undefined ? `${this.options.name}-${log}` : log)
+    return { label, secret: await this.keys.secret(log) }
+  }
+
+  /** The writer of one of this endpoint's logs (opened once, recovering an interrupted publish). */
+  async writer (log = DEFAULT_LOG): Promise<LogWriter> {
+    checkLogName(log)
+    let writer = this.writers.get(log)
+    if (writer === undefined) {
+      writer = (async () => await LogWriter.open({
+        cas: this.options.cas,
+        ns: this.options.ns,
+        owner: await this.owner(log),
+        storage: fileWriterStorage(join(this.options.dir, 'logs', log)),
+        log: this.options.log
+      }))()
+      this.writers.set(log, writer)
+      writer.catch(() => this.writers.delete(log))
+    }
+    return await writer
+  }
+
+  /** Appends messages to a log's journal; returns their sequence numbers. Call `publish` after. */
+  async append (inputs: AppendInput[], options: { log?: string } = {}): Promise<number[]> {
+    return await (await this.writer(options.log)).append(inputs)
+  }
+
+  /** Publishes a log's pending appends. Undefined when nothing was pending. */
+  async publish (options: { log?: string } = {}): Promise<PublishResult | undefined> {
+    return await (await this.writer(options.log)).publish()
+  }
+
+  /** The address readers follow, e.g. `local:b…`. */
+  async address (log = DEFAULT_LOG): Promise<string> {
+    return formatAddress({ scheme: this.options.ns.scheme, name: (await this.writer(log)).name })
+  }
+
+  /** Own logs (those with a key). */
+  async logs (): Promise<string[]> {
+    return await this.keys.logs()
+  }
+
+  /** Starts following a log; the alias defaults to the address's name. */
+  async follow (address: string, alias?: string): Promise<FollowRecord> {
+    const parsed = parseAddress(address)
+    await this.nsFor(parsed.scheme)
+    const name = alias ?? parsed.name.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64)
+    if (await this.follows.has(name)) {
+      const existing = await this.follows.get(name)
+      if (existing.address !== formatAddress(parsed)) throw fail('CONFLICT', `alias "${name}" already follows ${existing.address}`)
+      return existing
+    }
+    const record: FollowRecord = { alias: name, address: formatAddress(parsed), cursor: { length: 0 }, fileBytes: 0 }
+    await this.follows.save(record)
+    return record
+  }
+
+  async unfollow (alias: string): Promise<void> {
+    await this.follows.remove(alias)
+  }
+
+  async following (): Promise<FollowRecord[]> {
+    return await this.follows.list()
+  }
+
+  /**
+   * Fetches what is new in a followed log and stores it; resumes where a killed sync stopped.
+   * When the head did not change this costs one NS request and no CAS request.
+   */
+  async sync (alias: string, options: SyncOptions = {}): Promise<SyncReport> {
+    const started = performance.now()
+    let record = await this.follows.reconcile(await this.follows.get(alias))
+    const { scheme, name } = parseAddress(record.address)
+    const counts = emptyCounts()
+    const reader = new LogReader({
+      cas: countingCas(this.options.cas, counts),
+      ns: countingNs(await this.nsFor(scheme), counts),
+      name,
+      concurrency: this.options.log?.concurrency
+    })
+    const file = this.follows.messages(alias)
+    const sync = reader.sync(record.cursor, options.signal)
+    const deliveredBefore = record.cursor.length
+    const scrubbedNow: number[] = []
+    let batch: StoredEntry[] = []
+    let delivered = 0
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return
+      await file.append(batch)
+      const length = batch.at(-1)!.seq + 1
+      record = { ...record, fileBytes: await file.size(), cursor: { length, scrubbed: record.cursor.scrubbed } }
+      await this.follows.save(record)
+      batch = []
+    }
+    for await (const m of sync.messages) {
+      if (m.tombstone && m.seq < deliveredBefore) {
+        scrubbedNow.push(m.seq)
+        continue
+      }
+      batch.push(toStored(m))
+      delivered++
+      if (batch.length >= FLUSH_EVERY) await flush()
+      options.onProgress?.(delivered)
+    }
+    await flush()
+    const outcome = await sync.done
+    if (scrubbedNow.length > 0) record = await this.follows.dropPayloads(record, scrubbedNow)
+    record = { ...record, cursor: outcome.cursor, lastSync: new Date().toISOString() }
+    await this.follows.save(record)
+    return {
+      alias,
+      address: record.address,
+      delivered,
+      length: record.cursor.length,
+      scrubbed: scrubbedNow,
+      nsRequests: counts.nsResolves,
+      casRequests: counts.casGets,
+      bytes: counts.bytesIn,
+      ms: performance.now() - started
+    }
+  }
+
+  /** Syncs every followed log, one after another. */
+  async syncAll (options: SyncOptions = {}): Promise<SyncReport[]> {
+    const reports: SyncReport[] = []
+    for (const f of await this.follows.list()) reports.push(await this.sync(f.alias, options))
+    return reports
+  }
+
+  /**
+   * Follows a log live: syncs now, then again each time its name system reports a new head
+   * (push where the backend can watch), yielding each sync's report until `signal` aborts.
+   */
+  async * watch (alias: string, options: { signal: AbortSignal, pollMs?: number }): AsyncGenerator<SyncReport> {
+    const record = await this.follows.get(alias)
+    const { scheme, name } = parseAddress(record.address)
+    const ns = await this.nsFor(scheme)
+    yield await this.sync(alias, options)
+    if (ns.watch === undefined) {
+      while (!options.signal.aborted) {
+        await new Promise(resolve => setTimeout(resolve, options.pollMs ?? 1000))
+        if (!options.signal.aborted) yield await this.sync(alias, options)
+      }
+      return
+    }
+    for await (const head of ns.watch(name, { signal: options.signal })) {
+      const current = (await this.follows.get(alias)).cursor.head
+      if (current !== head.head.toString()) yield await this.sync(alias, options)
+    }
+  }
+
+  /**
+   * A followed log's delivered messages in sequence order, from `from` on. For one of the
+   * endpoint's own logs (`log:<name>` or its name when no alias has it), its published messages.
+   */
+  async * read (aliasOrLog: string, options: { from?: number } = {}): AsyncGenerator<Message> {
+    const from = options.from ?? 0
+    const own = aliasOrLog.startsWith('log:') ? aliasOrLog.slice(4) : (!(await this.follows.has(aliasOrLog)) && (await this.logs()).includes(aliasOrLog) ? aliasOrLog : undefined)
+    if (own !== undefined) {
+      const writer = await this.writer(own)
+      if (writer.head === undefined) return
+      const reader = new LogReader({ cas: this.options.cas, ns: this.options.ns, name: writer.name })
+      yield * reader.sync({ length: from }).messages
+      return
+    }
+    await this.follows.get(aliasOrLog)
+    for await (const { entry } of this.follows.messages(aliasOrLog).read()) {
+      if (entry.seq < from) continue
+      yield { seq: entry.seq, localHash: entry.localHash, payload: entry.payload, tombstone: entry.tombstone === true, groupId: entry.groupId, timestamp: entry.timestamp }
+    }
+  }
+
+  private async nsFor (scheme: string): Promise<NameSystem> {
+    if (scheme === this.options.ns.scheme) return this.options.ns
+    if (this.options.nsFor === undefined) throw fail('INVALID_CONFIG', `no name system configured for "${scheme}:" addresses`)
+    return await this.options.nsFor(scheme)
+  }
+
+  async close (): Promise<void> {
+    await Promise.allSettled([...this.writers.values()])
+    await this.options.onClose?.()
+    await Promise.allSettled([this.options.cas.close(), this.options.ns.close()])
+  }
+}
+
+function toStored (m: Message): StoredEntry {
+  const entry: StoredEntry = { seq: m.seq, localHash: m.localHash }
+  if (m.tombstone) entry.tombstone = true
+  else entry.payload = m.payload
+  if (m.groupId !== undefined) { entry.groupId = m.groupId; entry.timestamp = m.timestamp }
+  return entry
+}
