@@ -10,7 +10,7 @@ import { LogReader, type Message } from './reader.js'
 import { fileWriterStorage } from './writer-storage.js'
 import { LogWriter, type AppendInput, type PublishResult } from './writer.js'
 import type { StoredEntry } from './entry-file.js'
-import { fail } from './errors.js'
+import { fail, isRemoteLogError } from './errors.js'
 
 export interface EndpointOptions {
   /** The state dir: keys, own logs' journals, followed logs' cursors and messages. */
@@ -217,7 +217,11 @@ export class Endpoint {
     const record = await this.follows.get(alias)
     const { scheme, name } = parseAddress(record.address)
     const ns = await this.nsFor(scheme)
-    yield await this.sync(alias, options)
+    try {
+      yield await this.sync(alias, options)
+    } catch (e) {
+      if (!isRemoteLogError(e, 'NOT_FOUND')) throw e // not published yet: wait for the first head
+    }
     if (ns.watch === undefined) {
       while (!options.signal.aborted) {
         await new Promise(resolve => setTimeout(resolve, options.pollMs ?? 1000))

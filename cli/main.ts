@@ -1,0 +1,33 @@
+import '../core/node-compat.js'
+import { Command } from 'commander'
+import { exitWithError } from './errors.js'
+import { registerInit } from './commands/init.js'
+import { registerAppend } from './commands/append.js'
+import { registerPublish } from './commands/publish.js'
+import { registerAddress } from './commands/address.js'
+import { registerFollow } from './commands/follow.js'
+import { registerSync } from './commands/sync.js'
+import { registerRead } from './commands/read.js'
+import { registerStatus } from './commands/status.js'
+import { registerDemo } from './commands/demo.js'
+
+const program = new Command('remotelog')
+  .description('a remote log for data sync: messages in a content-addressed store, the newest page behind a name system')
+  .option('--dir <dir>', 'state dir (default: $REMOTELOG_DIR or ~/.remotelog)')
+  .option('--config <file>', 'config file (default: <dir>/config.json)')
+  .option('--json', 'machine-readable output')
+  .showHelpAfterError()
+  .exitOverride()
+
+for (const register of [registerInit, registerAppend, registerPublish, registerAddress, registerFollow, registerSync, registerRead, registerStatus, registerDemo]) {
+  register(program)
+}
+
+try {
+  await program.parseAsync()
+} catch (error) {
+  const code = (error as { code?: string }).code
+  if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') process.exit(0)
+  if (typeof code === 'string' && code.startsWith('commander.')) process.exit((error as { exitCode?: number }).exitCode ?? 2)
+  exitWithError(error, program.opts<{ json?: boolean }>().json === true)
+}
