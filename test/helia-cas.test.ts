@@ -1,0 +1,167 @@
+import { randomBytes } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import type { CID } from 'multiformats/cid'
+import { casConformance, expectCode } from './conformance/cas.js'
+import { heliaCas, type HeliaContentStore } from '../adapters/cas/helia.js'
+import { cidOf } from '../core/ids.js'
+import { tempDir } from './support/temp-dir.js'
+
+/** Writes `bytes` under `id` straight into the repo's blockstore, past the CAS (no pin, no checks). */
+async function writeRaw (store: HeliaContentStore, id: CID, bytes: Uint8Array): Promise<void> {
+  const raw = (store.helia.blockstore as unknown as { unwrap: () => { unwrap: () => { put: (id: CID, b: Uint8Array) => Promise<unknown> } } }).unwrap().unwrap()
+  await raw.put(id, bytes)
+}
+
+casConformance('helia (offline)', {
+  create: async () => await heliaCas({ repo: await tempDir() }, { stateDir: await tempDir() }),
+  corrupt: async (store, id) => {
+    const bytes = await store.get(id)
+    const altered = Uint8Array.from(bytes)
+    altered[0] ^= 0xff
+    await writeRaw(store as HeliaContentStore, id, altered)
+  },
+  missingWithinMs: 1000
+})
+
+async function online (options: Record<string, unknown> = {}): Promise<HeliaContentStore> {
+  const store = await heliaCas({ repo: await tempDir(), offline: false, timeoutMs: 1500, ...options }, { stateDir: await tempDir() })
+  return store
+}
+
+describe('helia CAS: pins, gc, repo', () => {
+  it('keeps pinned blocks through gc and frees unpinned, deleted and cached ones', async () => {
+    const store = await heliaCas({ repo: await tempDir() }, { stateDir: await tempDir() })
+    try {
+      const kept = await store.put(randomBytes(100))
+      const unpinned = await store.put(randomBytes(100))
+      const deleted = await store.put(randomBytes(100))
+      const cachedBytes = randomBytes(100)
+      const cached = cidOf(cachedBytes)
+      await writeRaw(store, cached, cachedBytes) // as a block fetched from a peer without pinning
+      expect(await store.isPinned(kept)).toBe(true)
+      expect(await store.isPinned(cached)).toBe(false)
+      await store.unpin(unpinned)
+      expect(await store.isPinned(unpinned)).toBe(false)
+      expect(await store.has(unpinned)).toBe(true) // unpinning alone frees nothing
+      await store.delete(deleted)
+      expect(await store.has(deleted)).toBe(false)
+
+      expect(await store.gc()).toBe(2)
+      expect(await store.has(kept)).toBe(true)
+      expect(await store.isPinned(kept)).toBe(true)
+      expect(await store.get(kept)).toHaveLength(100)
+      expect(await store.has(unpinned)).toBe(false)
+      expect(await store.has(cached)).toBe(false)
+      await expectCode(store.get(unpinned), 'NOT_FOUND')
+      expect(await store.gc()).toBe(0)
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('keeps blocks and pins in the repo across restarts', async () => {
+    const repo = await tempDir()
+    const bytes = randomBytes(300)
+    const first = await heliaCas({ repo }, { stateDir: repo })
+    const id = await first.put(bytes)
+    await first.close()
+    const second = await heliaCas({ repo }, { stateDir: repo })
+    try {
+      expect(Buffer.from(await second.get(id)).equals(bytes)).toBe(true)
+      expect(await second.gc()).toBe(0)
+      expect(await second.has(id)).toBe(true)
+    } finally {
+      await second.close()
+    }
+  })
+
+  it('defaults its repo to <stateDir>/ipfs and refuses a repo already in use', async () => {
+    const stateDir = await tempDir()
+    const store = await heliaCas({}, { stateDir })
+    try {
+      await expectCode(heliaCas({ repo: `${stateDir}/ipfs` }, { stateDir }), 'UNAVAILABLE')
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('rejects bad configuration with INVALID_CONFIG', async () => {
+    const stateDir = await tempDir()
+    await expectCode(heliaCas({ peers: ['not a multiaddr'] }, { stateDir }), 'INVALID_CONFIG')
+    await expectCode(heliaCas({ timeoutMs: -1 }, { stateDir }), 'INVALID_CONFIG')
+    await expectCode(heliaCas({ offline: 'no' } as never, { stateDir }), 'INVALID_CONFIG')
+    await expectCode(heliaCas({ listen: '/ip4/127.0.0.1/tcp/0' } as never, { stateDir }), 'INVALID_CONFIG')
+  })
+})
+
+describe('helia CAS: bitswap between nodes on 127.0.0.1', () => {
+  it('fetches blocks it lacks from a dialed peer, pins them with pinOnGet, and serves them on after the writer stops', async () => {
+    const alice = await online()
+    const bob = await online({ peers: alice.multiaddrs(), pinOnGet: true })
+    let carol: HeliaContentStore | undefined
+    try {
+      expect(alice.multiaddrs()[0]).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/12D3Koo/)
+      const items = Array.from({ length: 50 }, () => randomBytes(200))
+      const ids = await Promise.all(items.map(async b => await alice.put(b)))
+      expect(await bob.has(ids[0])).toBe(false)
+      const got = await Promise.all(ids.map(async id => await bob.get(id)))
+      got.forEach((b, i) => expect(Buffer.from(b).equals(items[i])).toBe(true))
+      expect(await bob.has(ids[0])).toBe(true)
+      expect(await bob.isPinned(ids[0])).toBe(true)
+
+      await alice.close()
+      // the peer address may omit /p2p/<id>
+      carol = await online({ peers: [bob.multiaddrs()[0].replace(/\/p2p\/.*$/, '')] })
+      const back = await Promise.all(ids.map(async id => await carol!.get(id)))
+      back.forEach((b, i) => expect(Buffer.from(b).equals(items[i])).toBe(true))
+      expect(await carol.isPinned(ids[0])).toBe(false) // carol does not pin what she reads
+    } finally {
+      await Promise.all([alice.close(), bob.close(), carol?.close()])
+    }
+  })
+
+  it('bounds a get of a block no peer has by timeoutMs, with NOT_FOUND', async () => {
+    const alice = await online()
+    const bob = await online({ peers: alice.multiaddrs(), timeoutMs: 400 })
+    try {
+      const started = Date.now()
+      await expectCode(bob.get(cidOf(randomBytes(32))), 'NOT_FOUND')
+      expect(Date.now() - started).toBeLessThan(3000)
+    } finally {
+      await Promise.all([alice.close(), bob.close()])
+    }
+  })
+
+  it('fails at once with NOT_FOUND naming the peer when no peer is reachable', async () => {
+    const gone = await online()
+    const address = gone.multiaddrs()[0]
+    await gone.close()
+    const bob = await online({ peers: [address] })
+    try {
+      const started = Date.now()
+      const error = await bob.get(cidOf(randomBytes(32))).catch((e: unknown) => e)
+      await expectCode(Promise.reject(error), 'NOT_FOUND')
+      expect(String(error)).toContain(address)
+      expect(Date.now() - started).toBeLessThan(1500) // before timeoutMs: there is nobody to ask
+    } finally {
+      await bob.close()
+    }
+  })
+
+  // Helia checks each block a peer sends against its id and drops a mismatch, so the read ends as a miss.
+  it('never returns altered bytes that a peer sends: the read ends NOT_FOUND', async () => {
+    const alice = await online()
+    const bob = await online({ peers: alice.multiaddrs(), timeoutMs: 800 })
+    try {
+      const bytes = randomBytes(200)
+      const id = await alice.put(bytes)
+      const altered = Uint8Array.from(bytes)
+      altered[0] ^= 0xff
+      await writeRaw(alice, id, altered)
+      await expectCode(bob.get(id), 'NOT_FOUND')
+      expect(await bob.has(id)).toBe(false)
+    } finally {
+      await Promise.all([alice.close(), bob.close()])
+    }
+  })
+})
