@@ -11,6 +11,7 @@ import { fileWriterStorage } from './writer-storage.js'
 import { LogWriter, type AppendInput, type PublishResult } from './writer.js'
 import type { StoredEntry } from './entry-file.js'
 import { fail, isRemoteLogError } from './errors.js'
+import { crashPoint } from './crash-point.js'
 
 export interface EndpointOptions {
   /** The state dir: keys, own logs' journals, followed logs' cursors and messages. */
@@ -169,9 +170,11 @@ export class Endpoint {
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return
       await file.append(batch)
+      crashPoint('after-messages-append')
       const length = batch.at(-1)!.seq + 1
       record = { ...record, fileBytes: await file.size(), cursor: { length, scrubbed: record.cursor.scrubbed } }
       await this.follows.save(record)
+      crashPoint('after-sync-flush')
       batch = []
     }
     for await (const m of sync.messages) {
