@@ -1,0 +1,183 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import { timingSafeEqual } from 'node:crypto'
+import { once, setMaxListeners } from 'node:events'
+import { createServiceImplSpec, type HandlerContext } from '@connectrpc/connect'
+import { createUniversalServiceHandlers, type UniversalHandler } from '@connectrpc/connect/protocol'
+import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node'
+import type { ContentStore } from '../core/content-store.js'
+import { fail } from '../core/errors.js'
+import type { RecordNameSystem } from '../adapters/ns/record-ns.js'
+import { CAS } from '../proto/gen/vac/cas/cas_pb.js'
+import { NS } from '../proto/gen/vac/ns/ns_pb.js'
+import { casService } from './cas-service.js'
+import { nsService } from './ns-service.js'
+import { toTwirpError } from './error-codes.js'
+import { DEFAULT_MAX_BODY_BYTES } from './limits.js'
+import { routeError, twirpErrorResponse, twirpHandlerFactory } from './twirp-protocol.js'
+import { TwirpError } from './twirp-wire.js'
+
+export interface ServiceOptions {
+  /** Interface to listen on; default 127.0.0.1. */
+  host?: string
+  /** Port; 0 (the default) picks a free one. */
+  port?: number
+  cas: ContentStore
+  /** A name system of signed records (local, memory): the server checks every Update with it. */
+  ns: RecordNameSystem
+  /** When set, CAS Add needs `Authorization: Bearer <writeToken>`. Reads and NS Update (signed) are open. */
+  writeToken?: string
+  /** Largest request body; default 2 MiB. */
+  maxBodyBytes?: number
+  /** A request (headers and body) must arrive within this; slow clients are cut off. Default 30 s. */
+  requestTimeoutMs?: number
+  /** Idle keep-alive connections close after this. Default 5 s. */
+  keepAliveTimeoutMs?: number
+  /** `close()` waits this long for in-flight requests before cancelling them. Default 10 s. */
+  shutdownGraceMs?: number
+  /** Called with errors that became `internal` responses (their details are not sent to clients). */
+  onInternalError?: (error: unknown) => void
+}
+
+export interface RunningService {
+  /** Base URL, e.g. `http://127.0.0.1:41234`. */
+  readonly url: string
+  /** Requests being handled now. */
+  readonly inFlight: number
+  /** Open client connections. */
+  readonly connections: number
+  /** Stops accepting, lets in-flight requests finish (up to the grace time), closes every connection. */
+  close (): Promise<void>
+}
+
+/**
+ * Starts the remote log service (SPEC §6): `vac.cas.CAS` and `vac.ns.NS` over Twirp on HTTP/1.1,
+ * plus `GET /healthz`. The backends stay open after `close()`: they belong to the caller.
+ * @example
+ * const service = await startService({ cas: memoryCas(), ns: memoryNs() })
+ * await fetch(`${service.url}/twirp/vac.cas.CAS/Add`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"data":"aGk="}' })
+ * await service.close()
+ */
+export async function startService (options: ServiceOptions): Promise<RunningService> {
+  const requestTimeout = options.requestTimeoutMs ?? 30_000
+  const shutdown = new AbortController()
+  // Every request's handler context listens on this signal until it ends (Connect removes the listener).
+  setMaxListeners(0, shutdown.signal)
+  const factory = twirpHandlerFactory({
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    toTwirpError: (e) => {
+      const error = toTwirpError(e)
+      if (error.code === 'internal') options.onInternalError?.(e)
+      return error
+    },
+    requestGate: writeGate(options.writeToken),
+    shutdownSignal: shutdown.signal
+  })
+  const routes = new Map<string, UniversalHandler>()
+  for (const handler of [
+    ...createUniversalServiceHandlers(createServiceImplSpec<typeof CAS>(CAS, casService(options.cas)), [factory]),
+    ...createUniversalServiceHandlers(createServiceImplSpec<typeof NS>(NS, nsService(options.ns)), [factory])
+  ]) routes.set(handler.requestPath, handler)
+
+  let draining = false
+  let inFlight = 0
+  const idleWaiters = new Set<() => void>()
+  const sockets = new Set<Socket>()
+
+  async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (draining) res.setHeader('connection', 'close')
+    const path = (req.url ?? '').split('?')[0]
+    if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      res.writeHead(draining ? 503 : 200, { 'content-type': 'application/json' })
+      res.end(draining ? '{"status":"stopping"}' : '{"status":"ok"}')
+      return
+    }
+    const handler = routes.get(path)
+    const rejection = routeError(handler, req.method ?? '', path, req.headers['content-type'] ?? null)
+    const response = rejection !== undefined || handler === undefined
+      ? twirpErrorResponse(rejection ?? new TwirpError('bad_route', 'no handler'), true)
+      : draining
+        ? twirpErrorResponse(new TwirpError('unavailable', 'the service is shutting down'), true)
+        : await handler(universalRequestFromNodeRequest(req, res, undefined, undefined))
+    await universalResponseToNodeResponse(response, res)
+  }
+
+  const server = createServer({
+    requestTimeout,
+    headersTimeout: Math.min(10_000, requestTimeout),
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
+    // How often Node checks requestTimeout/headersTimeout (30 s by default: too coarse for slow clients).
+    connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(requestTimeout / 2)))
+  }, (req, res) => {
+    inFlight++
+    res.once('close', () => {
+      if (--inFlight === 0) for (const wake of idleWaiters) wake()
+    })
+    handle(req, res).catch((e: unknown) => {
+      // Writing failed (the client went away) or the request had no Host header.
+      if (!res.headersSent && !res.destroyed) {
+        const error = toTwirpError(e)
+        res.writeHead(error.status, { 'content-type': 'application/json', connection: 'close' }).end(error.toJson())
+      } else {
+        res.destroy()
+      }
+    })
+  })
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
+  server.on('clientError', (_error, socket: Socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n')
+    else socket.destroy()
+  })
+
+  server.listen(options.port ?? 0, options.host ?? '127.0.0.1')
+  try {
+    await once(server, 'listening')
+  } catch (cause) {
+    throw fail('UNAVAILABLE', `cannot listen on ${options.host ?? '127.0.0.1'}:${options.port ?? 0}`, { backend: 'twirp', cause })
+  }
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw fail('UNAVAILABLE', 'server has no TCP address', { backend: 'twirp' })
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+
+  let closing: Promise<void> | undefined
+  async function close (): Promise<void> {
+    draining = true
+    const closed = new Promise<void>(resolve => server.close(() => resolve()))
+    server.closeIdleConnections()
+    if (inFlight > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await new Promise<void>(resolve => {
+        idleWaiters.add(resolve)
+        timer = setTimeout(resolve, options.shutdownGraceMs ?? 10_000)
+      })
+      clearTimeout(timer)
+      idleWaiters.clear()
+    }
+    if (inFlight > 0) shutdown.abort(fail('UNAVAILABLE', 'the service stopped before this request finished'))
+    server.closeAllConnections()
+    await closed
+  }
+
+  return {
+    url: `http://${host}:${address.port}`,
+    get inFlight () { return inFlight },
+    get connections () { return sockets.size },
+    async close () { await (closing ??= close()) }
+  }
+}
+
+function writeGate (token: string | undefined): ((context: HandlerContext) => void) | undefined {
+  if (token === undefined || token === '') return undefined
+  const expected = Buffer.from(token)
+  return (context) => {
+    if (context.method !== CAS.method.add) return
+    const match = /^Bearer\s+(\S+)$/i.exec(context.requestHeader.get('authorization') ?? '')
+    const given = Buffer.from(match?.[1] ?? '')
+    if (given.byteLength !== expected.byteLength || !timingSafeEqual(given, expected)) {
+      throw new TwirpError('unauthenticated', 'CAS writes on this service need a valid bearer token')
+    }
+  }
+}
