@@ -142,7 +142,9 @@ export class LogReader {
     const chain: PageRef[] = [{ id: headId, firstSeq: head.firstSeq!, count: head.entries.length }]
     let page = head
     let id = headId
-    while (page.firstSeq! > from) {
+    for (;;) {
+      if (page.firstSeq === 0 && page.tail !== undefined) throw fail('MALFORMED', `page ${id.toString()} starts the log (sequence 0) but has a tail`)
+      if (page.firstSeq! <= from) break
       if (page.tail === undefined) {
         throw fail('MALFORMED', `page ${id.toString()} starts at sequence ${page.firstSeq} but has no tail: history is missing`)
       }
