@@ -1,0 +1,295 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Contract, ZeroAddress, getAddress, isAddress, keccak256, concat, toUtf8Bytes, Wallet, type TransactionReceipt, type TransactionResponse } from 'ethers'
+import type { CID } from 'multiformats/cid'
+import type { CallOptions } from '../../core/content-store.js'
+import { fail, isRemoteLogError } from '../../core/errors.js'
+import { toCid } from '../../core/ids.js'
+import { Mutex } from '../../core/mutex.js'
+import type { HeadRecord, NameSystem, OwnerKey, PublishOptions, PublishReceipt, ResolvedHead } from '../../core/name-system.js'
+import type { BackendContext } from '../registry.js'
+import { connectChain, type Chain, type ChainOptions } from './ens-chain.js'
+import { REGISTRAR_ABI, REGISTRY_ABI, RESOLVER_ABI, decodeContenthash, encodeContenthash, ensNameOfLabel, parseEnsName, type EnsName } from './ens-contracts.js'
+import { gasTank, type GasTank } from './ens-gas.js'
+
+const backend = 'ens'
+
+/** Where ENS lives on the chain (what `deployEns` returns) and how to reach the chain. */
+export interface EnsNsOptions extends ChainOptions {
+  /** ENSRegistry address. */
+  registry: string
+  /** PublicResolver that newly claimed names are pointed at. */
+  resolver: string
+  /** FIFSRegistrar that owns `eth`. */
+  registrar: string
+  /** Blocks a publish waits for (its receipt's block included). Default 1. */
+  confirmations?: number
+  /** How often `watch` reads the contenthash. Default 500 ms. */
+  pollMs?: number
+}
+
+/** What an ENS publish reports: the gas it used and its transaction (none when the name already held the head). */
+export interface EnsPublishReceipt extends PublishReceipt {
+  gasUsed: number
+  txHash: string | null
+  blockNumber?: number
+}
+
+/**
+ * The Ethereum account an owner's secret controls on ENS: the secp256k1 key
+ * keccak256("remotelog/ens/v1" ‖ secret), so the same secret's ed25519 use elsewhere stays apart.
+ * @example ensAccountOf(owner).address // '0x…'
+ */
+export function ensAccountOf (owner: OwnerKey): Wallet {
+  if (!(owner.secret instanceof Uint8Array) || owner.secret.byteLength !== 32) throw fail('INVALID_INPUT', 'an owner secret is 32 bytes', { backend })
+  return new Wallet(keccak256(concat([toUtf8Bytes('remotelog/ens/v1'), owner.secret])))
+}
+
+function checkAddress (options: EnsNsOptions, key: 'registry' | 'resolver' | 'registrar'): string {
+  const value = options[key]
+  if (typeof value !== 'string' || !isAddress(value)) throw fail('INVALID_CONFIG', `ens ${key} must be a contract address, got ${JSON.stringify(value)}`, { backend })
+  return getAddress(value)
+}
+
+interface Connected {
+  chain: Chain
+  registry: Contract
+  tank: GasTank
+}
+
+/**
+ * ENS name system (SPEC §5): a log's name is `<label>.eth` (address `ens:alice.eth`) and its value is
+ * the head page's CID in the name's EIP-1577 contenthash (`ipfs-ns`), readable by any ENS client.
+ * Publishing is `setContenthash` by the name's on-chain owner (the account `ensAccountOf(owner)`),
+ * checked before any gas is spent; resolving reads registry → resolver → contenthash directly.
+ * The chain is contacted on first use; every call is bounded by `timeoutMs`.
+ * @example
+ * const ns = await ensNs({ rpcUrl: 'http://127.0.0.1:8545', ...await deployEns({ rpcUrl }) })
+ * const name = await ns.nameOf({ label: 'alice', secret })   // claims alice.eth on first use
+ * const receipt = await ns.publish(name, { head, length: 10, revision: 1 }, owner) // { gasUsed, txHash }
+ * const { head } = await ns.resolve('alice.eth')
+ */
+export async function ensNs (options: EnsNsOptions, _context?: BackendContext): Promise<NameSystem> {
+  const addresses = {
+    registry: checkAddress(options, 'registry'),
+    resolver: checkAddress(options, 'resolver'),
+    registrar: checkAddress(options, 'registrar')
+  }
+  const confirmations = options.confirmations ?? 1
+  if (!Number.isInteger(confirmations) || confirmations < 1) throw fail('INVALID_CONFIG', `ens confirmations must be an integer ≥ 1, got ${String(options.confirmations)}`, { backend })
+  // One writer at a time per client: a publish's check-then-send, and the owner's nonces, stay in order.
+  const writes = new Mutex()
+  let connecting: Promise<Connected> | undefined
+  let closed = false
+
+  async function connect (callOptions?: CallOptions): Promise<Connected> {
+    if (closed) throw fail('UNAVAILABLE', 'this ens name system is closed', { backend })
+    connecting ??= (async () => {
+      const chain = await connectChain(options)
+      const code = await chain.bounded('eth_getCode', async () => await chain.provider.getCode(addresses.registry)).catch((e: unknown) => { chain.close(); throw e })
+      if (code === '0x') {
+        chain.close()
+        throw fail('INVALID_CONFIG', `no ENS registry at ${addresses.registry} on ${chain.where} (is ENS deployed there?)`, { backend })
+      }
+      return { chain, registry: new Contract(addresses.registry, REGISTRY_ABI, chain.provider), tank: gasTank(chain) }
+    })()
+    const pending = connecting
+    pending.catch(() => { if (connecting === pending) connecting = undefined })
+    const connected = await pending
+    if (callOptions?.signal?.aborted === true) throw fail('ABORTED', 'ens call aborted', { backend, cause: callOptions.signal.reason })
+    return connected
+  }
+
+  async function read<T> (c: Connected, what: string, call: () => Promise<T>, callOptions?: CallOptions): Promise<T> {
+    return await c.chain.bounded(what, call, callOptions)
+  }
+
+  async function ownerOf (c: Connected, ens: EnsName, callOptions?: CallOptions): Promise<string> {
+    return await read(c, `owner of ${ens.name}`, async () => await c.registry.owner(ens.node) as string, callOptions)
+  }
+
+  async function resolverOf (c: Connected, ens: EnsName, callOptions?: CallOptions): Promise<string> {
+    return await read(c, `resolver of ${ens.name}`, async () => await c.registry.resolver(ens.node) as string, callOptions)
+  }
+
+  /** The name's current contenthash as a CID; undefined when the resolver holds none. */
+  async function contenthashOf (c: Connected, ens: EnsName, resolver: string, callOptions?: CallOptions): Promise<CID | undefined> {
+    const contract = new Contract(resolver, RESOLVER_ABI, c.chain.provider)
+    const hex = await read(c, `contenthash of ${ens.name}`, async () => await contract.contenthash(ens.node) as string, callOptions)
+      .catch((cause: unknown) => {
+        if ((cause as { code?: unknown }).code === 'BAD_DATA' || (cause as { code?: unknown }).code === 'CALL_EXCEPTION') {
+          throw fail('MALFORMED', `the resolver of ${ens.name} (${resolver}) does not answer contenthash()`, { backend, cause })
+        }
+        throw cause
+      })
+    return hex === '0x' ? undefined : decodeContenthash(hex)
+  }
+
+  /**
+   * Sends a transaction from `wallet` and waits for its receipt, topping the account up first; an
+   * "insufficient funds" answer (the local balance estimate was wrong) is retried once after a top-up.
+   */
+  async function transact (c: Connected, what: string, wallet: Wallet, send: (signer: Wallet) => Promise<TransactionResponse>, callOptions?: CallOptions): Promise<TransactionReceipt> {
+    const signer = wallet.connect(c.chain.provider)
+    const attempt = async (): Promise<TransactionReceipt> => await c.chain.bounded(what, async () => {
+      const tx = await send(signer)
+      const receipt = await tx.wait(confirmations, c.chain.timeoutMs)
+      if (receipt === null) throw fail('TIMEOUT', `${what}: no receipt`, { backend })
+      return receipt
+    }, callOptions)
+    await c.tank.ensure(wallet.address, callOptions)
+    let receipt: TransactionReceipt
+    try {
+      receipt = await attempt()
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== 'INSUFFICIENT_FUNDS') throw e
+      c.tank.forget(wallet.address)
+      await c.tank.ensure(wallet.address, callOptions)
+      receipt = await attempt()
+    }
+    c.tank.spent(wallet.address, receipt)
+    return receipt
+  }
+
+  function isRevert (e: unknown): boolean {
+    return (e as { code?: unknown }).code === 'CALL_EXCEPTION'
+  }
+
+  /** Wraps what is not yet a remotelog error (an unexpected node answer) as UNAVAILABLE. */
+  function wrap (what: string, e: unknown, where: string): never {
+    if (isRemoteLogError(e)) throw e
+    throw fail('UNAVAILABLE', `${what} failed on ${where}`, { backend, cause: e })
+  }
+
+  async function setResolver (c: Connected, ens: EnsName, wallet: Wallet, callOptions?: CallOptions): Promise<TransactionReceipt> {
+    return await transact(c, `setResolver(${ens.name})`, wallet, async signer => {
+      const registry = c.registry.connect(signer) as Contract
+      return await registry.setResolver(ens.node, addresses.resolver) as TransactionResponse
+    }, callOptions)
+  }
+
+  async function resolve (name: string, callOptions?: CallOptions): Promise<ResolvedHead> {
+    const ens = parseEnsName(name)
+    const c = await connect(callOptions)
+    try {
+      const resolver = await resolverOf(c, ens, callOptions)
+      if (resolver === ZeroAddress) throw fail('NOT_FOUND', `${ens.name} has no resolver`, { backend })
+      const head = await contenthashOf(c, ens, resolver, callOptions)
+      if (head === undefined) throw fail('NOT_FOUND', `${ens.name} has no contenthash`, { backend })
+      return { head }
+    } catch (e) {
+      wrap(`resolving ${ens.name}`, e, c.chain.where)
+    }
+  }
+
+  const names = new Map<string, string>()
+
+  return {
+    backend,
+    scheme: 'ens',
+    capabilities: { watch: true, records: false },
+
+    async nameOf (owner: OwnerKey, callOptions?: CallOptions): Promise<string> {
+      const ens = ensNameOfLabel(owner.label)
+      const wallet = ensAccountOf(owner)
+      const key = `${ens.name}/${wallet.address}`
+      const known = names.get(key)
+      if (known !== undefined) return known
+      const c = await connect(callOptions)
+      await writes.run(async () => {
+        try {
+          let current = await ownerOf(c, ens, callOptions)
+          if (current === ZeroAddress) {
+            await transact(c, `register(${ens.label})`, wallet, async signer => {
+              const registrar = new Contract(addresses.registrar, REGISTRAR_ABI, signer)
+              return await registrar.register(ens.labelHash, wallet.address) as TransactionResponse
+            }, callOptions).catch(async (e: unknown) => {
+              // Someone registered it between our check and our transaction: the registrar refuses.
+              if (isRevert(e)) current = await ownerOf(c, ens, callOptions)
+              else throw e
+            })
+            if (current !== ZeroAddress && current !== wallet.address) {
+              throw fail('PERMISSION', `${ens.name} was just claimed by ${current}`, { backend })
+            }
+            await setResolver(c, ens, wallet, callOptions)
+          } else if (current !== wallet.address) {
+            throw fail('PERMISSION', `${ens.name} is owned by ${current}, not by this key's account ${wallet.address}`, { backend })
+          } else if (await resolverOf(c, ens, callOptions) === ZeroAddress) {
+            await setResolver(c, ens, wallet, callOptions)
+          }
+        } catch (e) {
+          wrap(`claiming ${ens.name}`, e, c.chain.where)
+        }
+      })
+      names.set(key, ens.name)
+      return ens.name
+    },
+
+    async publish (name: string, record: HeadRecord, owner: OwnerKey, publishOptions: PublishOptions = {}): Promise<EnsPublishReceipt> {
+      const ens = parseEnsName(name)
+      const head = toCid(record.head)
+      const wallet = ensAccountOf(owner)
+      const c = await connect(publishOptions)
+      return await writes.run(async () => {
+        try {
+          const [current, resolver] = await Promise.all([ownerOf(c, ens, publishOptions), resolverOf(c, ens, publishOptions)])
+          if (current !== wallet.address) {
+            throw fail('PERMISSION', `${ens.name} is owned by ${current === ZeroAddress ? 'nobody' : current}, not by this key's account ${wallet.address}`, { backend })
+          }
+          let target = resolver
+          if (target === ZeroAddress) {
+            await setResolver(c, ens, wallet, publishOptions)
+            target = addresses.resolver
+          }
+          const onChain = await contenthashOf(c, ens, target, publishOptions)
+          if (onChain?.equals(head) === true) return { gasUsed: 0, txHash: null, unchanged: true }
+          const previous = publishOptions.previous
+          if (previous !== undefined && onChain?.equals(previous) !== true) {
+            throw fail('CONFLICT', `${ens.name} points at ${onChain?.toString() ?? 'nothing'}, not at this writer's last head ${previous.toString()} (another publish moved it)`, { backend })
+          }
+          const receipt = await transact(c, `setContenthash(${ens.name})`, wallet, async signer => {
+            const contract = new Contract(target, RESOLVER_ABI, signer)
+            return await contract.setContenthash(ens.node, encodeContenthash(head)) as TransactionResponse
+          }, publishOptions).catch(async (e: unknown) => {
+            if (!isRevert(e)) throw e
+            const now = await ownerOf(c, ens, publishOptions)
+            throw fail('PERMISSION', now === wallet.address
+              ? `the resolver of ${ens.name} (${target}) refused setContenthash from its owner ${wallet.address}`
+              : `${ens.name} moved to ${now} while publishing`, { backend, cause: e })
+          })
+          return { gasUsed: Number(receipt.gasUsed), txHash: receipt.hash, blockNumber: receipt.blockNumber }
+        } catch (e) {
+          wrap(`publishing ${ens.name}`, e, c.chain.where)
+        }
+      })
+    },
+
+    resolve,
+
+    async * watch (name: string, watchOptions: CallOptions): AsyncIterable<ResolvedHead> {
+      const signal = watchOptions.signal
+      let last: string | undefined
+      while (signal?.aborted !== true) {
+        try {
+          const current = await resolve(name, watchOptions)
+          if (current.head.toString() !== last) {
+            last = current.head.toString()
+            yield current
+          }
+        } catch (e) {
+          if (isRemoteLogError(e, 'ABORTED')) return
+          if (!isRemoteLogError(e, 'NOT_FOUND')) throw e
+        }
+        await sleep(options.pollMs ?? 500, undefined, { signal }).catch(() => {})
+      }
+    },
+
+    async close () {
+      closed = true
+      const pending = connecting
+      connecting = undefined
+      await writes.run(async () => {})
+      const c = await pending?.catch(() => undefined)
+      c?.chain.close()
+    }
+  }
+}
