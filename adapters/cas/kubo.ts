@@ -1,0 +1,181 @@
+import { create, type KuboRPCClient } from 'kubo-rpc-client'
+import type { CID } from 'multiformats/cid'
+import type { CallOptions, ContentStore } from '../../core/content-store.js'
+import { fail, isRemoteLogError, type RemoteLogError } from '../../core/errors.js'
+import { checkSize, cidOf, verifyBytes } from '../../core/ids.js'
+
+const BACKEND = 'kubo'
+/** Extra time the client waits beyond the node's own `timeout`, so the node can answer it first. */
+const CLIENT_GRACE_MS = 1000
+
+export interface KuboCasOptions {
+  /** The node's RPC API, e.g. `http://127.0.0.1:5001` (`/api/v0` is added when no path is given). */
+  url: string
+  /** Extra HTTP headers on every call, e.g. `{ authorization: 'Bearer …' }` for an RPC behind auth. */
+  headers?: Record<string, string>
+  /** Bound on each call; a get of a block the node cannot find in time is NOT_FOUND (default 10 000 ms). */
+  timeoutMs?: number
+}
+
+/** The Kubo CAS plus the node's garbage collection. */
+export interface KuboContentStore extends ContentStore {
+  /** The RPC URL in use. */
+  readonly url: string
+  /** Unpins and removes the block from the node. */
+  delete (id: CID, options?: CallOptions): Promise<void>
+  isPinned (id: CID, options?: CallOptions): Promise<boolean>
+  /** Runs the node's `repo gc`: frees every unpinned block. Returns how many were freed. */
+  gc (options?: CallOptions): Promise<number>
+}
+
+function validate (options: KuboCasOptions): { url: string, headers: Record<string, string>, timeoutMs: number } {
+  const o = (options ?? {}) as unknown as Record<string, unknown>
+  let url: URL
+  try {
+    if (typeof o.url !== 'string') throw new Error('missing')
+    url = new URL(o.url)
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http(s)')
+  } catch (cause) {
+    throw fail('INVALID_CONFIG', `url must be the http(s) URL of a Kubo RPC API, e.g. http://127.0.0.1:5001 (got ${String(o.url)})`, { backend: BACKEND, cause })
+  }
+  if (url.pathname === '/' || url.pathname === '') url.pathname = '/api/v0'
+  const headers = o.headers ?? {}
+  if (typeof headers !== 'object' || headers === null || !Object.values(headers).every(v => typeof v === 'string')) {
+    throw fail('INVALID_CONFIG', 'headers must map header names to strings', { backend: BACKEND })
+  }
+  const timeoutMs = o.timeoutMs ?? 10_000
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw fail('INVALID_CONFIG', 'timeoutMs must be a positive number', { backend: BACKEND })
+  return { url: url.toString().replace(/\/$/, ''), headers: headers as Record<string, string>, timeoutMs }
+}
+
+function errorName (e: unknown): string {
+  return (e as { name?: string })?.name ?? ''
+}
+
+function isTimeout (e: unknown): boolean {
+  return errorName(e) === 'TimeoutError' || errorName((e as { cause?: unknown })?.cause) === 'TimeoutError'
+}
+
+function isMissing (e: unknown): boolean {
+  return /not found|could not find|no such block|not pinned/i.test((e as Error)?.message ?? '')
+}
+
+/**
+ * A CAS on an IPFS node's HTTP RPC API (Kubo, or anything that speaks `/api/v0`), through
+ * kubo-rpc-client. Stores raw blocks as CIDv1, checks every CID the node returns against the one
+ * computed here, pins what it stores and verifies every block it reads. Every call is bounded by
+ * `timeoutMs`; a block the node cannot produce in time is NOT_FOUND; an unreachable node is UNAVAILABLE.
+ * @example
+ * const cas = kuboCas({ url: 'http://127.0.0.1:5001' })
+ * const id = await cas.put(new TextEncoder().encode('hi'))
+ */
+export function kuboCas (options: KuboCasOptions): KuboContentStore {
+  const { url, headers, timeoutMs } = validate(options)
+  const client: KuboRPCClient = create({ url, headers })
+
+  /** Options for one RPC: the node's own timeout plus a client-side bound (the client enforces none). */
+  const call = (callOptions?: CallOptions): { timeout: number, signal: AbortSignal } => {
+    const bound = AbortSignal.timeout(timeoutMs + CLIENT_GRACE_MS)
+    return { timeout: timeoutMs, signal: callOptions?.signal === undefined ? bound : AbortSignal.any([callOptions.signal, bound]) }
+  }
+
+  const wrap = (e: unknown, what: string, callOptions?: CallOptions): RemoteLogError => {
+    if (isRemoteLogError(e)) return e
+    if (callOptions?.signal?.aborted === true) return fail('ABORTED', what, { backend: BACKEND, cause: e })
+    if (isTimeout(e)) return fail('TIMEOUT', `${what}: no answer from ${url} within ${timeoutMs} ms`, { backend: BACKEND, cause: e })
+    const status = (e as { response?: { status?: number } })?.response?.status
+    if (status === 401 || status === 403) {
+      return fail('INVALID_CONFIG', `${what}: ${url} refused the request (HTTP ${status}); check the auth headers`, { backend: BACKEND, cause: e })
+    }
+    if (status === undefined) return fail('UNAVAILABLE', `${what}: cannot reach the IPFS RPC API at ${url}`, { backend: BACKEND, cause: e })
+    return fail('UNAVAILABLE', `${what}: ${url} answered HTTP ${status}`, { backend: BACKEND, cause: e })
+  }
+
+  return {
+    backend: BACKEND,
+    capabilities: { delete: true },
+    url,
+
+    async put (bytes, callOptions) {
+      checkSize(bytes, BACKEND)
+      const expected = cidOf(bytes)
+      let returned: CID
+      try {
+        returned = await client.block.put(bytes, { format: 'raw', mhtype: 'sha2-256', version: 1, pin: true, ...call(callOptions) })
+      } catch (e) {
+        throw wrap(e, `block put ${expected.toString()}`, callOptions)
+      }
+      if (returned.toString() !== expected.toString()) {
+        throw fail('INTEGRITY', `${url} stored the bytes as ${returned.toString()}, expected ${expected.toString()}`, { backend: BACKEND })
+      }
+      return expected
+    },
+
+    async get (id, callOptions) {
+      let bytes: Uint8Array
+      try {
+        bytes = await client.block.get(id, call(callOptions))
+      } catch (e) {
+        if (callOptions?.signal?.aborted !== true && (isTimeout(e) || isMissing(e))) {
+          throw fail('NOT_FOUND', `no object ${id.toString()} from ${url} within ${timeoutMs} ms`, { backend: BACKEND, cause: e, details: { timeoutMs } })
+        }
+        throw wrap(e, `block get ${id.toString()}`, callOptions)
+      }
+      return verifyBytes(id, bytes, BACKEND)
+    },
+
+    async has (id, callOptions) {
+      try {
+        // offline: a real Kubo answers from its own repo at once instead of searching the network.
+        await client.block.stat(id, { ...call(callOptions), offline: true } as never)
+        return true
+      } catch (e) {
+        if (callOptions?.signal?.aborted !== true && (isTimeout(e) || isMissing(e))) return false
+        throw wrap(e, `block stat ${id.toString()}`, callOptions)
+      }
+    },
+
+    async delete (id, callOptions) {
+      try {
+        await client.pin.rm(id, call(callOptions))
+      } catch (e) {
+        if (!isMissing(e)) throw wrap(e, `pin rm ${id.toString()}`, callOptions)
+      }
+      try {
+        for await (const removed of client.block.rm(id, { ...call(callOptions), force: true })) {
+          if (removed.error !== undefined && !isMissing(removed.error)) throw removed.error
+        }
+      } catch (e) {
+        if (!isMissing(e)) throw wrap(e, `block rm ${id.toString()}`, callOptions)
+      }
+    },
+
+    async isPinned (id, callOptions) {
+      try {
+        for await (const pin of client.pin.ls({ paths: id, ...call(callOptions) })) {
+          if (pin.cid.equals(id)) return true
+        }
+        return false
+      } catch (e) {
+        if (isMissing(e)) return false
+        throw wrap(e, `pin ls ${id.toString()}`, callOptions)
+      }
+    },
+
+    async gc (callOptions) {
+      let freed = 0
+      try {
+        // gc walks the whole repo: bound it by the caller's signal only.
+        for await (const result of client.repo.gc({ signal: callOptions?.signal })) {
+          if (result.err !== undefined && result.err !== null) throw result.err
+          freed++
+        }
+      } catch (e) {
+        throw wrap(e, 'repo gc', callOptions)
+      }
+      return freed
+    },
+
+    async close () {}
+  }
+}
