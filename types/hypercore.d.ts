@@ -61,6 +61,10 @@ declare module 'hypercore' {
     get (index: number, options?: GetOptions): Promise<Buffer | null>
     append (block: Buffer | Buffer[]): Promise<{ length: number, byteLength: number }>
     truncate (newLength: number): Promise<void>
+    /** Whether block `index` is stored locally. */
+    has (index: number): Promise<boolean>
+    /** Closes every session of the core and deletes it from storage. */
+    purge (): Promise<void>
     /** Range of blocks to keep downloading; `end: -1` follows the core as it grows. */
     download (range?: { start?: number, end?: number }): Download
     /** Marks peer discovery in progress; `update` waits for it. Call the returned function when done. */

@@ -20,6 +20,8 @@ export interface HypercorePeer {
   join (core: Hypercore, mode: { server: boolean, client: boolean }): PeerDiscovery
   /** True once `join` was called for this core. */
   joined (core: Hypercore): boolean
+  /** Stops announcing and looking up the core's topic. */
+  leave (core: Hypercore): Promise<void>
   close (): Promise<void>
 }
 
@@ -61,6 +63,10 @@ export async function openPeer (storage: string, settings: NetworkSettings): Pro
     },
     joined (core) {
       return topics.has(core.discoveryKey.toString('hex'))
+    },
+    async leave (core) {
+      topics.delete(core.discoveryKey.toString('hex'))
+      await swarm.leave(core.discoveryKey)
     },
     async close () {
       closing ??= (async () => {
