@@ -1,24 +1,22 @@
-import type { Page } from './page.js'
-
-/** Decoded pages kept by id up to a byte budget; the oldest added go first. */
+/** Page bytes kept by id up to a byte budget, between the walk back and delivery; oldest added go first. */
 export class PageCache {
-  private readonly pages = new Map<string, { page: Page, bytes: number }>()
+  private readonly pages = new Map<string, Uint8Array>()
   private bytes = 0
 
   constructor (private readonly budget: number) {}
 
-  get (id: string): Page | undefined {
-    return this.pages.get(id)?.page
+  get (id: string): Uint8Array | undefined {
+    return this.pages.get(id)
   }
 
-  set (id: string, page: Page, bytes: number): void {
-    if (bytes > this.budget || this.pages.has(id)) return
-    this.pages.set(id, { page, bytes })
-    this.bytes += bytes
+  set (id: string, page: Uint8Array): void {
+    if (page.byteLength > this.budget || this.pages.has(id)) return
+    this.pages.set(id, page)
+    this.bytes += page.byteLength
     for (const [key, value] of this.pages) {
       if (this.bytes <= this.budget) break
       this.pages.delete(key)
-      this.bytes -= value.bytes
+      this.bytes -= value.byteLength
     }
   }
 }

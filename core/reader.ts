@@ -3,7 +3,8 @@ import type { ContentStore } from './content-store.js'
 import { fail } from './errors.js'
 import { cidOf } from './ids.js'
 import type { NameSystem, ResolvedHead } from './name-system.js'
-import { decodePage, equalBytes, type Entry, type Page } from './page.js'
+import { decodePage, equalBytes, type Entry } from './page.js'
+import { decodePageHeader, type PageHeader } from './page-header.js'
 import { PageCache } from './page-cache.js'
 import { mvdsId } from './mvds.js'
 
@@ -67,7 +68,7 @@ export class LogReader {
 
   constructor (private readonly options: ReaderOptions) {
     this.concurrency = options.concurrency ?? 16
-    this.pageCacheBytes = options.pageCacheBytes ?? 16 * 1024 * 1024
+    this.pageCacheBytes = options.pageCacheBytes ?? 8 * 1024 * 1024
   }
 
   /**
@@ -100,7 +101,7 @@ export class LogReader {
       return { cursor, changed: false, delivered: 0, scrubbedNow: [] }
     }
     const cache = new PageCache(this.pageCacheBytes)
-    const head = await this.fetchPage(resolved.head, cache, signal)
+    const head = await this.fetchHeader(resolved.head, cache, signal)
     if (head.format === 0) throw fail('MALFORMED', `head page ${resolved.head.toString()} has no remotelog header (format 0); RFC-only logs are not supported by sync`)
     this.checkHead(resolved, head, cursor)
 
@@ -111,8 +112,9 @@ export class LogReader {
 
     let delivered = 0
     for (const ref of chain) {
-      const page = cache.get(ref.id.toString()) ?? await this.fetchPage(ref.id, cache, signal)
-      if (page.firstSeq !== ref.firstSeq || page.entries.length !== ref.count) throw fail('INTEGRITY', `page ${ref.id.toString()} changed between two reads`)
+      const key = ref.id.toString()
+      const page = decodePage(cache.get(key) ?? await this.fetchBytes(ref.id, signal), `page ${key}`)
+      if (page.firstSeq !== ref.firstSeq || page.entries.length !== ref.count) throw fail('INTEGRITY', `page ${key} changed between two reads`)
       const wanted = page.entries.filter(e => e.seq >= cursor.length)
       for await (const message of this.deliver(wanted, signal)) {
         delivered++
@@ -129,7 +131,7 @@ export class LogReader {
   }
 
   /** The name's pointer must agree with the head page, and neither may go back past the cursor. */
-  private checkHead (resolved: ResolvedHead, head: Page, cursor: Cursor): void {
+  private checkHead (resolved: ResolvedHead, head: PageHeader, cursor: Cursor): void {
     const id = resolved.head.toString()
     if (resolved.length !== undefined && resolved.length !== head.length) throw fail('MALFORMED', `name says length ${resolved.length}, head page ${id} says ${head.length}`)
     if (resolved.revision !== undefined && resolved.revision !== head.revision) throw fail('MALFORMED', `name says revision ${resolved.revision}, head page ${id} says ${head.revision}`)
@@ -138,8 +140,8 @@ export class LogReader {
   }
 
   /** Walks tails from the head back to the page holding `from`; returns page refs oldest first. */
-  private async walkBack (headId: CID, head: Page, from: number, cache: PageCache, signal?: AbortSignal): Promise<PageRef[]> {
-    const chain: PageRef[] = [{ id: headId, firstSeq: head.firstSeq!, count: head.entries.length }]
+  private async walkBack (headId: CID, head: PageHeader, from: number, cache: PageCache, signal?: AbortSignal): Promise<PageRef[]> {
+    const chain: PageRef[] = [{ id: headId, firstSeq: head.firstSeq!, count: head.count }]
     let page = head
     let id = headId
     for (;;) {
@@ -148,30 +150,35 @@ export class LogReader {
       if (page.tail === undefined) {
         throw fail('MALFORMED', `page ${id.toString()} starts at sequence ${page.firstSeq} but has no tail: history is missing`)
       }
-      const older = await this.fetchPage(page.tail, cache, signal)
+      const older = await this.fetchHeader(page.tail, cache, signal)
       if (older.format === 0) throw fail('MALFORMED', `page ${page.tail.toString()} has no remotelog header`)
-      if (older.entries.length === 0) throw fail('MALFORMED', `page ${page.tail.toString()} is an empty non-head page`)
+      if (older.count === 0) throw fail('MALFORMED', `page ${page.tail.toString()} is an empty non-head page`)
       if (older.length !== page.firstSeq) {
         const what = older.length! > page.firstSeq! ? 'overlaps' : 'leaves a gap before'
         throw fail('MALFORMED', `page ${page.tail.toString()} (sequences ${older.firstSeq}–${older.length! - 1}) ${what} page ${id.toString()} starting at ${page.firstSeq}`)
       }
       id = page.tail
       page = older
-      chain.push({ id, firstSeq: page.firstSeq!, count: page.entries.length })
+      chain.push({ id, firstSeq: page.firstSeq!, count: page.count })
     }
     if (chain.at(-1)!.firstSeq > from) throw fail('MALFORMED', 'the page chain does not reach the cursor')
     return chain.reverse()
   }
 
-  private async fetchPage (id: CID, cache: PageCache, signal?: AbortSignal): Promise<Page> {
-    const cached = cache.get(id.toString())
-    if (cached !== undefined) return cached
+  /** Fetches a page's bytes (verified against its id) and reads its header; keeps the bytes while the cache has room. */
+  private async fetchHeader (id: CID, cache: PageCache, signal?: AbortSignal): Promise<PageHeader> {
+    const key = id.toString()
+    const bytes = await this.fetchBytes(id, signal)
+    const header = decodePageHeader(bytes, `page ${key}`)
+    cache.set(key, bytes)
+    return header
+  }
+
+  private async fetchBytes (id: CID, signal?: AbortSignal): Promise<Uint8Array> {
     const key = id.toString()
     const bytes = await this.options.cas.get(id, { signal })
     if (!cidOf(bytes).equals(id)) throw fail('INTEGRITY', `page bytes do not match ${key}`, { backend: this.options.cas.backend })
-    const page = decodePage(bytes, `page ${key}`)
-    cache.set(key, page, bytes.byteLength)
-    return page
+    return bytes
   }
 
   /** Yields entries in order, fetching pointer payloads with at most `concurrency` in flight. */

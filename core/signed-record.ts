@@ -13,12 +13,28 @@ export interface Ed25519KeyPair {
   privateKey: KeyObject
 }
 
+// Importing a key costs more than signing with it; publishers and resolvers reuse a few keys.
+const keyPairs = new Map<string, Ed25519KeyPair>()
+const publicKeys = new Map<string, KeyObject>()
+const remember = <T>(cache: Map<string, T>, key: string, value: T): T => {
+  if (cache.size >= 1024) cache.clear()
+  cache.set(key, value)
+  return value
+}
+
 /** The ed25519 key pair of a 32-byte secret. */
 export function keyPairFromSecret (secret: Uint8Array): Ed25519KeyPair {
   if (secret.byteLength !== 32) throw fail('INVALID_INPUT', 'an owner secret is 32 bytes')
+  const id = Buffer.from(secret).toString('hex')
+  const known = keyPairs.get(id)
+  if (known !== undefined) return known
   const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, secret]), format: 'der', type: 'pkcs8' })
   const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' })
-  return { publicKey: new Uint8Array(spki.subarray(spki.length - 32)), privateKey }
+  return remember(keyPairs, id, { publicKey: new Uint8Array(spki.subarray(spki.length - 32)), privateKey })
+}
+
+function publicKeyObject (name: string, raw: Uint8Array): KeyObject {
+  return publicKeys.get(name) ?? remember(publicKeys, name, createPublicKey({ key: Buffer.concat([SPKI_ED25519, raw]), format: 'der', type: 'spki' }))
 }
 
 /** A name in the local and served name systems: the base32 multibase of the ed25519 public key. */
@@ -74,8 +90,7 @@ export function openRecord (name: string, bytes: Uint8Array, backend?: string): 
     throw fail('PERMISSION', `record for ${name} is signed by another key`, { backend })
   }
   const sequence = Number(message.sequence)
-  const publicKey = createPublicKey({ key: Buffer.concat([SPKI_ED25519, expected]), format: 'der', type: 'spki' })
-  if (!verify(null, signedBytes(name, sequence, message.value), publicKey, message.signature)) {
+  if (!verify(null, signedBytes(name, sequence, message.value), publicKeyObject(name, expected), message.signature)) {
     throw fail('INTEGRITY', `record for ${name} has a forged signature`, { backend })
   }
   return { value: message.value, sequence, publicKey: expected, signature: message.signature }

@@ -37,6 +37,8 @@ export interface RecordNameSystem extends NameSystem {
 export function recordNs (options: RecordNsOptions): RecordNameSystem {
   const { backend, scheme, storage } = options
   const highestSeen = new Map<string, number>()
+  // The record this client last wrote or checked, per name: equal bytes need no second signature check.
+  const checked = new Map<string, { bytes: Uint8Array, sequence: number, head: ResolvedHead }>()
 
   async function readRecord (name: string, callOptions?: CallOptions): Promise<Uint8Array> {
     const bytes = await storage.read(name, callOptions)
@@ -47,8 +49,12 @@ export function recordNs (options: RecordNsOptions): RecordNameSystem {
   async function current (name: string, callOptions?: CallOptions): Promise<{ sequence: number, head: ResolvedHead } | undefined> {
     const bytes = await storage.read(name, callOptions)
     if (bytes === undefined) return undefined
+    const known = checked.get(name)
+    if (known !== undefined && Buffer.compare(known.bytes, bytes) === 0) return known
     const record = openRecord(name, bytes, backend)
-    return { sequence: record.sequence, head: decodePointer(record.value) }
+    const opened = { bytes, sequence: record.sequence, head: decodePointer(record.value) }
+    checked.set(name, opened)
+    return opened
   }
 
   function checkNewer (name: string, sequence: number, existing: number | undefined): void {
@@ -95,7 +101,9 @@ export function recordNs (options: RecordNsOptions): RecordNameSystem {
         throw fail('CONFLICT', `${scheme}:${name} moved to ${existing.head.head.toString()} since this writer's last publish`, { backend })
       }
       checkNewer(name, record.revision, existing?.sequence)
-      await storage.write(name, signRecord(name, record.revision, encodePointer(record), keys), publishOptions)
+      const signed = signRecord(name, record.revision, encodePointer(record), keys)
+      await storage.write(name, signed, publishOptions)
+      checked.set(name, { bytes: signed, sequence: record.revision, head: { head: record.head, length: record.length, revision: record.revision } })
       highestSeen.set(name, record.revision)
       return {}
     },

@@ -1,0 +1,121 @@
+// Core benchmarks (issue 2): writer throughput per backend and mode, catch-up, no-change sync, reader memory.
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { memoryCas } from '../adapters/cas/memory.js'
+import { memoryNs } from '../adapters/ns/memory.js'
+import { localCas } from '../adapters/cas/local.js'
+import { localNs } from '../adapters/ns/local.js'
+import { LogWriter } from '../core/writer.js'
+import { LogReader } from '../core/reader.js'
+import { fileWriterStorage, memoryWriterStorage } from '../core/writer-storage.js'
+import { countingCas, countingNs, emptyCounts } from '../core/counting.js'
+import type { ContentStore } from '../core/content-store.js'
+import type { NameSystem } from '../core/name-system.js'
+import type { LogMode } from '../core/log-options.js'
+import { report, since, type Figure } from './support.js'
+
+const MESSAGE_BYTES = 256
+const BATCH = 100
+const PAGE_ENTRIES = 256
+
+interface Backends { cas: ContentStore, ns: NameSystem, dir?: string }
+
+async function backends (kind: 'memory' | 'local'): Promise<Backends> {
+  if (kind === 'memory') return { cas: memoryCas(), ns: memoryNs() }
+  const dir = await mkdtemp(join(tmpdir(), 'remotelog-bench-'))
+  return { cas: await localCas({ path: join(dir, 'blocks') }), ns: localNs({ path: join(dir, 'names') }), dir }
+}
+
+async function done (b: Backends): Promise<void> {
+  await b.cas.close()
+  await b.ns.close()
+  if (b.dir !== undefined) await rm(b.dir, { recursive: true, force: true })
+}
+
+async function writer (b: Backends, mode: LogMode, pageEntries = PAGE_ENTRIES): Promise<LogWriter> {
+  const storage = b.dir === undefined ? memoryWriterStorage() : fileWriterStorage(join(b.dir, 'writer'))
+  return await LogWriter.open({ cas: b.cas, ns: b.ns, owner: { label: 'bench', secret: randomBytes(32) }, storage, log: { mode, pageEntries } })
+}
+
+async function publishThroughput (kind: 'memory' | 'local', mode: LogMode, messages: number): Promise<number> {
+  const b = await backends(kind)
+  try {
+    const w = await writer(b, mode)
+    const payloads = Array.from({ length: BATCH }, () => randomBytes(MESSAGE_BYTES))
+    const start = performance.now()
+    for (let sent = 0; sent < messages; sent += BATCH) {
+      await w.append(payloads.map((p, i) => { const m = Buffer.from(p); m.writeUInt32LE(sent + i); return m }))
+      await w.publish()
+    }
+    return messages / (since(start) / 1000)
+  } finally {
+    await done(b)
+  }
+}
+
+async function catchUp (messages: number): Promise<{ ms: number, noChange: { ns: number, cas: number } }> {
+  const b = await backends('local')
+  try {
+    const w = await writer(b, 'inline')
+    for (let sent = 0; sent < messages; sent += 1000) {
+      await w.append(Array.from({ length: 1000 }, () => randomBytes(MESSAGE_BYTES)))
+      await w.publish()
+    }
+    // A fresh reader on a fresh store handle: nothing cached.
+    const cas = await localCas({ path: join(b.dir!, 'blocks') })
+    const ns = localNs({ path: join(b.dir!, 'names') })
+    const start = performance.now()
+    const sync = new LogReader({ cas, ns, name: w.name }).sync({ length: 0 })
+    let n = 0
+    for await (const _ of sync.messages) n++
+    const ms = since(start)
+    if (n !== messages) throw new Error(`caught up ${n} of ${messages}`)
+    const counts = emptyCounts()
+    const again = new LogReader({ cas: countingCas(cas, counts), ns: countingNs(ns, counts), name: w.name }).sync((await sync.done).cursor)
+    for await (const _ of again.messages) n++
+    await cas.close()
+    return { ms, noChange: { ns: counts.nsResolves, cas: counts.casGets } }
+  } finally {
+    await done(b)
+  }
+}
+
+/** RSS growth of a reader catching up on `entries` small entries, sampled while it reads. */
+async function readerRss (entries: number): Promise<{ growthMb: number, ms: number }> {
+  const b = await backends('memory')
+  const w = await writer(b, 'inline')
+  for (let sent = 0; sent < entries; sent += 10_000) {
+    await w.append(Array.from({ length: 10_000 }, (_, i) => `entry ${sent + i}`))
+    await w.publish()
+  }
+  global.gc?.()
+  const before = process.memoryUsage().rss
+  let peak = before
+  const start = performance.now()
+  const sync = new LogReader({ cas: b.cas, ns: b.ns, name: w.name }).sync({ length: 0 })
+  let n = 0
+  for await (const _ of sync.messages) {
+    if (++n % 10_000 === 0) peak = Math.max(peak, process.memoryUsage().rss)
+  }
+  if (n !== entries) throw new Error(`read ${n} of ${entries}`)
+  return { growthMb: (peak - before) / 2 ** 20, ms: since(start) }
+}
+
+const quick = process.argv.includes('--quick')
+const figures: Figure[] = []
+for (const kind of ['memory', 'local'] as const) {
+  for (const mode of ['inline', 'pointer'] as const) {
+    const n = kind === 'local' && mode === 'pointer' ? 10_000 : quick ? 20_000 : 100_000
+    figures.push({ name: `append+publish ${kind} ${mode}`, value: await publishThroughput(kind, mode, n), unit: 'msg/s', baseline: kind === 'memory' ? undefined : `append+publish memory ${mode}` })
+  }
+}
+const c = await catchUp(10_000)
+figures.push({ name: 'catch-up 10,000 msgs, local inline, fresh reader', value: c.ms, unit: 'ms' })
+figures.push({ name: 'no-change sync: NS resolves', value: c.noChange.ns, unit: 'requests' })
+figures.push({ name: 'no-change sync: CAS gets', value: c.noChange.cas, unit: 'requests' })
+const rss = await readerRss(quick ? 100_000 : 1_000_000)
+figures.push({ name: `reader RSS growth, ${quick ? '100k' : '1M'} entries (memory CAS)`, value: rss.growthMb, unit: 'MB' })
+figures.push({ name: `reader catch-up, ${quick ? '100k' : '1M'} entries (memory CAS)`, value: rss.ms, unit: 'ms' })
+report('remotelog core', figures)
