@@ -92,6 +92,7 @@ export async function hypercoreNs (options: HypercoreNsOptions, context?: Backen
   }
 
   // Own cores of an earlier run are served again without waiting for their next publish.
+  const background = new AbortController()
   const announcing = options.announceOwn === false
     ? Promise.resolve()
     : (async () => {
@@ -105,7 +106,7 @@ export async function hypercoreNs (options: HypercoreNsOptions, context?: Backen
           }
           const name = nameOfCoreKey(core.key)
           if (!feeds.has(name)) feeds.set(name, track(name, core))
-          await announce(await feeds.get(name)!, new Deadline(settings.timeoutMs))
+          await announce(await feeds.get(name)!, new Deadline(settings.timeoutMs, background.signal))
         }
       })().catch(() => {})
 
@@ -212,6 +213,7 @@ export async function hypercoreNs (options: HypercoreNsOptions, context?: Backen
       if (closed) return
       closed = true
       for (const controller of watchers) controller.abort()
+      background.abort()
       await announcing
       await Promise.allSettled([...publishing.values()])
       await peer.close()
