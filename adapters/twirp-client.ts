@@ -58,25 +58,25 @@ export function twirpTransport (options: TwirpClientOptions): Transport {
         const body = await readLimited(response, maxBytes)
         if (response.status !== 200) throw errorFromResponse(response.status, new TextDecoder().decode(body))
         const answered = bodyFormat(response.headers.get('content-type'))
-        if (answered !== format) throw new TwirpError('malformed', `${route} answered Content-Type ${String(response.headers.get('content-type'))}`)
+        if (answered !== format) throw new TwirpError('malformed', `${route} answered Content-Type ${String(response.headers.get('content-type'))}`, {}, { origin: 'client' })
         let message
         try {
           message = format === 'protobuf'
             ? fromBinary(method.output, body)
             : fromJsonString(method.output, new TextDecoder('utf-8', { fatal: true }).decode(body), JSON_READ_OPTIONS)
         } catch (cause) {
-          throw new TwirpError('malformed', `${route} answered a body that is not a ${method.output.typeName}`, {}, { cause })
+          throw new TwirpError('malformed', `${route} answered a body that is not a ${method.output.typeName}`, {}, { cause, origin: 'client' })
         }
         return { stream: false as const, service: method.parent, method, header: response.headers, trailer: new Headers(), message }
       } catch (e) {
         if (isTwirpError(e)) throw e
-        if (signal?.aborted === true) throw new TwirpError('canceled', `${route} was cancelled`, {}, { cause: e })
-        if (timeout.aborted) throw new TwirpError('deadline_exceeded', `${route} got no answer in time`, {}, { cause: e })
-        throw new TwirpError('unavailable', `cannot reach ${base}${route}: ${causeText(e)}`, {}, { cause: e })
+        if (signal?.aborted === true) throw new TwirpError('canceled', `${route} was cancelled`, {}, { origin: 'client' })
+        if (timeout.aborted) throw new TwirpError('deadline_exceeded', `${base}${route} gave no answer within the timeout`, {}, { origin: 'client' })
+        throw new TwirpError('unavailable', `cannot reach ${base}${route} (${causeText(e)})`, {}, { cause: e, origin: 'client' })
       }
     },
     async stream () {
-      throw new TwirpError('unimplemented', 'Twirp has no streaming calls')
+      throw new TwirpError('unimplemented', 'Twirp has no streaming calls', {}, { origin: 'client' })
     }
   }
 }
@@ -109,14 +109,14 @@ export async function callWithRetries<T> (
     try {
       return await call(signal)
     } catch (e) {
-      const error = isTwirpError(e) ? e : new TwirpError('unknown', causeText(e), {}, { cause: e })
+      const error = isTwirpError(e) ? e : new TwirpError('unknown', causeText(e), {}, { cause: e, origin: 'client' })
       const retryable = RETRYABLE_TWIRP_CODES.has(error.code) || error.code === 'deadline_exceeded'
       if (!retryable || attempt >= retries || signal?.aborted === true) throw fromTwirpError(error, backend)
       const delay = Math.min(backoff * 2 ** attempt, 5_000)
       try {
         await sleep(delay / 2 + Math.random() * delay / 2, undefined, { signal })
       } catch {
-        throw fromTwirpError(new TwirpError('canceled', 'cancelled while waiting to retry', {}, { cause: e }), backend)
+        throw fromTwirpError(new TwirpError('canceled', 'cancelled while waiting to retry', {}, { origin: 'client' }), backend)
       }
     }
   }
@@ -126,7 +126,7 @@ async function readLimited (response: Response, limit: number): Promise<Uint8Arr
   const declared = Number(response.headers.get('content-length') ?? NaN)
   if (declared > limit) {
     await response.body?.cancel()
-    throw new TwirpError('malformed', `response of ${declared} bytes exceeds the ${limit}-byte limit`)
+    throw new TwirpError('malformed', `response of ${declared} bytes exceeds the ${limit}-byte limit`, {}, { origin: 'client' })
   }
   if (response.body === null) return new Uint8Array(0)
   const reader = response.body.getReader()
@@ -136,7 +136,7 @@ async function readLimited (response: Response, limit: number): Promise<Uint8Arr
     size += read.value.byteLength
     if (size > limit) {
       await reader.cancel().catch(() => {})
-      throw new TwirpError('malformed', `response exceeds the ${limit}-byte limit`)
+      throw new TwirpError('malformed', `response exceeds the ${limit}-byte limit`, {}, { origin: 'client' })
     }
     chunks.push(read.value)
   }

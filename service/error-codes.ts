@@ -84,7 +84,10 @@ export function fromTwirpError (e: TwirpError, backend: string): RemoteLogError 
   const code = claimed !== undefined && Object.hasOwn(toTwirp, claimed) && toTwirp[claimed as ErrorCode] === e.code
     ? claimed as ErrorCode
     : fromTwirp[e.code]
-  return fail(code, `server answered ${e.code}: ${e.msg}`, { backend, cause: e, details: { twirpCode: e.code, meta: e.meta } })
+  const details = { twirpCode: e.code, meta: e.meta, origin: e.origin }
+  return e.origin === 'server'
+    ? fail(code, `service answered ${e.code}: ${e.msg}`, { backend, details })
+    : fail(code, e.msg, { backend, cause: e.cause, details })
 }
 
 // RemoteLogError messages start with "[remotelog] [backend] CODE: "; the code travels separately.

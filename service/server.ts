@@ -142,22 +142,36 @@ export async function startService (options: ServiceOptions): Promise<RunningSer
   if (address === null || typeof address === 'string') throw fail('UNAVAILABLE', 'server has no TCP address', { backend: 'twirp' })
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
 
+  /** Resolves once no request is in flight, or after `ms`. */
+  async function idle (ms: number): Promise<void> {
+    if (inFlight === 0) return
+    let timer: NodeJS.Timeout | undefined
+    await new Promise<void>(resolve => {
+      idleWaiters.add(resolve)
+      timer = setTimeout(resolve, ms)
+    })
+    clearTimeout(timer)
+    idleWaiters.clear()
+  }
+
   let closing: Promise<void> | undefined
   async function close (): Promise<void> {
     draining = true
     const closed = new Promise<void>(resolve => server.close(() => resolve()))
     server.closeIdleConnections()
+    await idle(options.shutdownGraceMs ?? 10_000)
     if (inFlight > 0) {
-      let timer: NodeJS.Timeout | undefined
-      await new Promise<void>(resolve => {
-        idleWaiters.add(resolve)
-        timer = setTimeout(resolve, options.shutdownGraceMs ?? 10_000)
-      })
-      clearTimeout(timer)
-      idleWaiters.clear()
+      // Cancel what is left, and give the cancelled requests a moment to send their error.
+      shutdown.abort(fail('UNAVAILABLE', 'the service stopped before this request finished'))
+      await idle(250)
     }
-    if (inFlight > 0) shutdown.abort(fail('UNAVAILABLE', 'the service stopped before this request finished'))
     server.closeAllConnections()
+    // Destroyed sockets report 'close' a tick later; wait for that so `connections` reads 0 after close().
+    await Promise.all([...sockets].map(async socket => {
+      const gone = once(socket, 'close')
+      socket.destroy()
+      await gone
+    }))
     await closed
   }
 

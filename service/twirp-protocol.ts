@@ -119,12 +119,15 @@ async function readBody (req: UniversalServerRequest, limit: number): Promise<Ui
   if (typeof body !== 'object' || body === null || !(Symbol.asyncIterator in body)) {
     throw new TwirpError('malformed', 'the request body is not a byte stream')
   }
+  // Iterated by hand: leaving a `for await` would destroy the socket before the error is sent.
+  // Past the limit the rest is left unread; the error response closes the connection.
   const chunks: Uint8Array[] = []
   let size = 0
-  for await (const chunk of body) {
-    size += chunk.byteLength
+  const iterator = body[Symbol.asyncIterator]()
+  for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
+    size += next.value.byteLength
     if (size > limit) throw tooLarge()
-    chunks.push(chunk)
+    chunks.push(next.value)
   }
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
 }

@@ -64,13 +64,16 @@ export class TwirpError extends Error {
   readonly code: TwirpCode
   readonly msg: string
   readonly meta: Record<string, string>
+  /** `server`: received in a response (or sent by ours); `client`: raised by the client itself (network, timeout). */
+  readonly origin: 'server' | 'client'
 
-  constructor (code: TwirpCode, msg: string, meta: Record<string, string> = {}, options?: { cause?: unknown }) {
-    super(`twirp ${code}: ${msg}`, options)
+  constructor (code: TwirpCode, msg: string, meta: Record<string, string> = {}, options?: { cause?: unknown, origin?: 'server' | 'client' }) {
+    super(`twirp ${code}: ${msg}`, { cause: options?.cause })
     this.name = 'TwirpError'
     this.code = code
     this.msg = msg
     this.meta = meta
+    this.origin = options?.origin ?? 'server'
   }
 
   get status (): number { return TWIRP_STATUS[this.code] }

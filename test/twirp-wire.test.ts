@@ -147,7 +147,7 @@ describe('Twirp wire format without our client', () => {
   it('answers a GET on a route with bad_route', async () => {
     const response = await fetch(`${service.url}/twirp/vac.cas.CAS/Get`)
     expect(response.status).toBe(404)
-    expect((await response.json()).code).toBe('bad_route')
+    expect(((await response.json()) as { code: string }).code).toBe('bad_route')
   })
 
   it('serves /healthz', async () => {
