@@ -32,6 +32,8 @@ export interface EndpointOptions {
 export interface SyncReport {
   alias: string
   address: string
+  /** False when nothing is published at the address yet (the name does not resolve). */
+  published: boolean
   /** New messages delivered by this sync. */
   delivered: number
   /** Messages of the log delivered so far. */
@@ -177,17 +179,23 @@ export class Endpoint {
       crashPoint('after-sync-flush')
       batch = []
     }
-    for await (const m of sync.messages) {
-      if (m.tombstone && m.seq < deliveredBefore) {
-        scrubbedNow.push(m.seq)
-        continue
+    try {
+      for await (const m of sync.messages) {
+        if (m.tombstone && m.seq < deliveredBefore) {
+          scrubbedNow.push(m.seq)
+          continue
+        }
+        batch.push(toStored(m))
+        delivered++
+        if (batch.length >= FLUSH_EVERY) await flush()
+        options.onProgress?.(delivered)
       }
-      batch.push(toStored(m))
-      delivered++
-      if (batch.length >= FLUSH_EVERY) await flush()
-      options.onProgress?.(delivered)
+      await flush()
+    } catch (e) {
+      // Nothing published at that name yet: not an error for a follower, just nothing to fetch.
+      if (!isRemoteLogError(e, 'NOT_FOUND') || counts.casGets > 0) throw e
+      return { alias, address: record.address, published: false, delivered: 0, length: record.cursor.length, scrubbed: [], nsRequests: counts.nsResolves, casRequests: 0, bytes: 0, ms: performance.now() - started }
     }
-    await flush()
     const outcome = await sync.done
     if (scrubbedNow.length > 0) record = await this.follows.dropPayloads(record, scrubbedNow)
     record = { ...record, cursor: outcome.cursor, lastSync: new Date().toISOString() }
@@ -195,6 +203,7 @@ export class Endpoint {
     return {
       alias,
       address: record.address,
+      published: true,
       delivered,
       length: record.cursor.length,
       scrubbed: scrubbedNow,
@@ -220,11 +229,7 @@ export class Endpoint {
     const record = await this.follows.get(alias)
     const { scheme, name } = parseAddress(record.address)
     const ns = await this.nsFor(scheme)
-    try {
-      yield await this.sync(alias, options)
-    } catch (e) {
-      if (!isRemoteLogError(e, 'NOT_FOUND')) throw e // not published yet: wait for the first head
-    }
+    yield await this.sync(alias, options)
     if (ns.watch === undefined) {
       while (!options.signal.aborted) {
         await new Promise(resolve => setTimeout(resolve, options.pollMs ?? 1000))

@@ -80,3 +80,25 @@ describe('two state dirs on one machine, through the CLI only', () => {
     expect(unknown.stderr).toMatch(/not following "nobody"/)
   })
 })
+
+describe('several processes on one shared store', () => {
+  it('two writers and a reader running at the same time lose nothing', async () => {
+    const root = await tempDir()
+    const env = { REMOTELOG_STORE: join(root, 'store') }
+    const dirs = ['alice', 'carol', 'bob'].map(n => join(root, n))
+    await Promise.all(dirs.map(async d => await cli(['--dir', d, 'init'], { env })))
+    const [alice, carol, bob] = dirs
+    const addresses = await Promise.all([alice, carol].map(async d => (await cli(['--dir', d, 'address'], { env })).trim()))
+    await cli(['--dir', bob, 'follow', addresses[0], '--as', 'alice'], { env })
+    await cli(['--dir', bob, 'follow', addresses[1], '--as', 'carol'], { env })
+    const batches = async (dir: string, who: string): Promise<void> => {
+      for (let b = 0; b < 3; b++) await cli(['--dir', dir, 'append', '--stdin'], { env, input: Array.from({ length: 50 }, (_, i) => `${who} ${b * 50 + i}`).join('\n') })
+    }
+    const reading = (async () => { for (let i = 0; i < 3; i++) await cli(['--dir', bob, 'sync'], { env }) })()
+    await Promise.all([batches(alice, 'alice'), batches(carol, 'carol'), reading])
+    await cli(['--dir', bob, 'sync'], { env })
+    for (const who of ['alice', 'carol']) {
+      expect(await readSeqs(env, bob, who)).toEqual(Array.from({ length: 150 }, (_, i) => `${i}\t${who} ${i}`))
+    }
+  })
+})

@@ -4,6 +4,7 @@ import { output, withEndpoint } from '../context.js'
 import { progressBar } from '../progress.js'
 
 function line (r: SyncReport): string {
+  if (!r.published) return `${r.alias}: nothing published at ${r.address} yet`
   const scrubbed = r.scrubbed.length > 0 ? `, ${r.scrubbed.length} scrubbed` : ''
   return `${r.alias}: +${r.delivered} (${r.length} in all${scrubbed}) — ${r.nsRequests} NS / ${r.casRequests} CAS requests, ${r.bytes} bytes, ${Math.round(r.ms)} ms`
 }
