@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { nsConformance } from './conformance/ns.js'
 import { expectCode } from './conformance/cas.js'
 import { ensAccountOf, ensNs, type EnsPublishReceipt } from '../adapters/ns/ens.js'
-import { RESOLVER_ABI, REGISTRY_ABI } from '../adapters/ns/ens-contracts.js'
+import { RESOLVER_ABI, REGISTRY_ABI, encodeContenthash } from '../adapters/ns/ens-contracts.js'
 import { openNs } from '../adapters/registry.js'
 import { deployEns } from '../devnet/ens-deploy.js'
 import { inProcessHardhat } from '../devnet/hardhat-network.js'
@@ -141,6 +141,27 @@ describe('ens name system', () => {
     await expectCode(Promise.reject(error), 'PERMISSION')
     expect((error as Error).message).toContain('refused setContenthash')
     expect(((error as Error).cause as { code?: string }).code).toBe('CALL_EXCEPTION')
+  })
+
+  it('follows the resolver the registry names, not the configured one, when the owner moves it', async () => {
+    const ns = await client()
+    const owner = newOwner('moved')
+    const name = await ns.nameOf(owner)
+    const first = head()
+    await ns.publish(name, { head: first, length: 1, revision: 1 }, owner)
+    const funder = await chain.getSigner(0)
+    const { abi, bytecode } = createRequire(import.meta.url)('@ensdomains/resolver/build/contracts/PublicResolver.json') as { abi: InterfaceAbi, bytecode: string }
+    const other = await (await new ContractFactory(abi, bytecode, funder).deploy(deployment.registry)).getAddress()
+    const registry = new Contract(deployment.registry, REGISTRY_ABI, ensAccountOf(owner).connect(chain))
+    await (await registry.setResolver(namehash(name), other)).wait()
+    // The new resolver holds nothing yet: the name no longer points at `first`.
+    await expectCode(ns.resolve(name), 'NOT_FOUND')
+    await expectCode(ns.publish(name, { head: head(), length: 2, revision: 2 }, owner, { previous: first }), 'CONFLICT')
+    const second = head()
+    await ns.publish(name, { head: second, length: 2, revision: 2 }, owner)
+    expect(await new Contract(other, RESOLVER_ABI, chain).contenthash(namehash(name))).toBe(encodeContenthash(second))
+    expect((await ns.resolve(name)).head.toString()).toBe(second.toString())
+    expect((await (await client()).resolve(name)).head.toString()).toBe(second.toString())
   })
 
   it('fails to resolve with NOT_FOUND when the name has no resolver', async () => {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Contract, ZeroAddress, getAddress, isAddress, keccak256, concat, toUtf8Bytes, Wallet, type TransactionReceipt, type TransactionResponse } from 'ethers'
+import { Contract, Interface, Wallet, ZeroAddress, concat, getAddress, isAddress, keccak256, toUtf8Bytes, type TransactionReceipt, type TransactionRequest } from 'ethers'
 import type { CID } from 'multiformats/cid'
 import type { CallOptions } from '../../core/content-store.js'
 import { fail, isRemoteLogError } from '../../core/errors.js'
@@ -10,8 +10,12 @@ import type { BackendContext } from '../registry.js'
 import { connectChain, type Chain, type ChainOptions } from './ens-chain.js'
 import { REGISTRAR_ABI, REGISTRY_ABI, RESOLVER_ABI, decodeContenthash, encodeContenthash, ensNameOfLabel, parseEnsName, type EnsName } from './ens-contracts.js'
 import { gasTank, type GasTank } from './ens-gas.js'
+import { prepareTx, transact, type TxCall } from './ens-tx.js'
 
 const backend = 'ens'
+const REGISTRY = new Interface(REGISTRY_ABI)
+const RESOLVER = new Interface(RESOLVER_ABI)
+const REGISTRAR = new Interface(REGISTRAR_ABI)
 
 /** Where ENS lives on the chain (what `deployEns` returns) and how to reach the chain. */
 export interface EnsNsOptions extends ChainOptions {
@@ -36,7 +40,7 @@ export interface EnsPublishReceipt extends PublishReceipt {
 
 /**
  * The Ethereum account an owner's secret controls on ENS: the secp256k1 key
- * keccak256("remotelog/ens/v1" ‖ secret), so the same secret's ed25519 use elsewhere stays apart.
+ * keccak256("remotelog/ens/v1" ‖ secret), so the secret's ed25519 use by other backends stays apart.
  * @example ensAccountOf(owner).address // '0x…'
  */
 export function ensAccountOf (owner: OwnerKey): Wallet {
@@ -48,6 +52,14 @@ function checkAddress (options: EnsNsOptions, key: 'registry' | 'resolver' | 're
   const value = options[key]
   if (typeof value !== 'string' || !isAddress(value)) throw fail('INVALID_CONFIG', `ens ${key} must be a contract address, got ${JSON.stringify(value)}`, { backend })
   return getAddress(value)
+}
+
+const isRevert = (e: unknown): boolean => (e as { code?: unknown }).code === 'CALL_EXCEPTION'
+
+/** Lets remotelog errors through; anything else (an unexpected node answer) becomes UNAVAILABLE. */
+function wrap (what: string, e: unknown, where: string): never {
+  if (isRemoteLogError(e)) throw e
+  throw fail('UNAVAILABLE', `${what} failed on ${where}`, { backend, cause: e })
 }
 
 interface Connected {
@@ -76,8 +88,9 @@ export async function ensNs (options: EnsNsOptions, _context?: BackendContext): 
   }
   const confirmations = options.confirmations ?? 1
   if (!Number.isInteger(confirmations) || confirmations < 1) throw fail('INVALID_CONFIG', `ens confirmations must be an integer ≥ 1, got ${String(options.confirmations)}`, { backend })
-  // One writer at a time per client: a publish's check-then-send, and the owner's nonces, stay in order.
+  // One write at a time per client: a publish's check-then-send, and each account's nonces, stay in order.
   const writes = new Mutex()
+  const names = new Map<string, string>()
   let connecting: Promise<Connected> | undefined
   let closed = false
 
@@ -85,10 +98,12 @@ export async function ensNs (options: EnsNsOptions, _context?: BackendContext): 
     if (closed) throw fail('UNAVAILABLE', 'this ens name system is closed', { backend })
     connecting ??= (async () => {
       const chain = await connectChain(options)
-      const code = await chain.bounded('eth_getCode', async () => await chain.provider.getCode(addresses.registry)).catch((e: unknown) => { chain.close(); throw e })
-      if (code === '0x') {
+      try {
+        const code = await chain.bounded('eth_getCode', async () => await chain.provider.getCode(addresses.registry))
+        if (code === '0x') throw fail('INVALID_CONFIG', `no ENS registry at ${addresses.registry} on ${chain.where} (is ENS deployed there?)`, { backend })
+      } catch (e) {
         chain.close()
-        throw fail('INVALID_CONFIG', `no ENS registry at ${addresses.registry} on ${chain.where} (is ENS deployed there?)`, { backend })
+        throw e
       }
       return { chain, registry: new Contract(addresses.registry, REGISTRY_ABI, chain.provider), tank: gasTank(chain) }
     })()
@@ -99,24 +114,21 @@ export async function ensNs (options: EnsNsOptions, _context?: BackendContext): 
     return connected
   }
 
-  async function read<T> (c: Connected, what: string, call: () => Promise<T>, callOptions?: CallOptions): Promise<T> {
-    return await c.chain.bounded(what, call, callOptions)
-  }
-
   async function ownerOf (c: Connected, ens: EnsName, callOptions?: CallOptions): Promise<string> {
-    return await read(c, `owner of ${ens.name}`, async () => await c.registry.owner(ens.node) as string, callOptions)
+    return await c.chain.bounded(`owner of ${ens.name}`, async () => await c.registry.owner(ens.node) as string, callOptions)
   }
 
   async function resolverOf (c: Connected, ens: EnsName, callOptions?: CallOptions): Promise<string> {
-    return await read(c, `resolver of ${ens.name}`, async () => await c.registry.resolver(ens.node) as string, callOptions)
+    return await c.chain.bounded(`resolver of ${ens.name}`, async () => await c.registry.resolver(ens.node) as string, callOptions)
   }
 
-  /** The name's current contenthash as a CID; undefined when the resolver holds none. */
+  /** The name's contenthash at `resolver` as a CID; undefined when it holds none. */
   async function contenthashOf (c: Connected, ens: EnsName, resolver: string, callOptions?: CallOptions): Promise<CID | undefined> {
     const contract = new Contract(resolver, RESOLVER_ABI, c.chain.provider)
-    const hex = await read(c, `contenthash of ${ens.name}`, async () => await contract.contenthash(ens.node) as string, callOptions)
+    const hex = await c.chain.bounded(`contenthash of ${ens.name}`, async () => await contract.contenthash(ens.node) as string, callOptions)
       .catch((cause: unknown) => {
-        if ((cause as { code?: unknown }).code === 'BAD_DATA' || (cause as { code?: unknown }).code === 'CALL_EXCEPTION') {
+        const code = (cause as { code?: unknown }).code
+        if (code === 'BAD_DATA' || code === 'CALL_EXCEPTION') {
           throw fail('MALFORMED', `the resolver of ${ens.name} (${resolver}) does not answer contenthash()`, { backend, cause })
         }
         throw cause
@@ -124,56 +136,89 @@ export async function ensNs (options: EnsNsOptions, _context?: BackendContext): 
     return hex === '0x' ? undefined : decodeContenthash(hex)
   }
 
-  /**
-   * Sends a transaction from `wallet` and waits for its receipt, topping the account up first; an
-   * "insufficient funds" answer (the local balance estimate was wrong) is retried once after a top-up.
-   */
-  async function transact (c: Connected, what: string, wallet: Wallet, send: (signer: Wallet) => Promise<TransactionResponse>, callOptions?: CallOptions): Promise<TransactionReceipt> {
-    const signer = wallet.connect(c.chain.provider)
-    const attempt = async (): Promise<TransactionReceipt> => await c.chain.bounded(what, async () => {
-      const tx = await send(signer)
-      const receipt = await tx.wait(confirmations, c.chain.timeoutMs)
-      if (receipt === null) throw fail('TIMEOUT', `${what}: no receipt`, { backend })
-      return receipt
-    }, callOptions)
-    await c.tank.ensure(wallet.address, callOptions)
-    let receipt: TransactionReceipt
-    try {
-      receipt = await attempt()
-    } catch (e) {
-      if ((e as { code?: unknown }).code !== 'INSUFFICIENT_FUNDS') throw e
-      c.tank.forget(wallet.address)
-      await c.tank.ensure(wallet.address, callOptions)
-      receipt = await attempt()
+  async function send (c: Connected, wallet: Wallet, call: TxCall, callOptions?: CallOptions, prepared?: TransactionRequest): Promise<TransactionReceipt> {
+    return await transact(c.chain, c.tank, wallet, call, confirmations, callOptions, prepared)
+  }
+
+  function setResolverCall (ens: EnsName): TxCall {
+    return { to: addresses.registry, data: REGISTRY.encodeFunctionData('setResolver', [ens.node, addresses.resolver]) }
+  }
+
+  /** Claims `ens` for `wallet` on the registrar (first come, first served) and sets its resolver. */
+  async function claim (c: Connected, ens: EnsName, wallet: Wallet, callOptions?: CallOptions): Promise<void> {
+    let current = await ownerOf(c, ens, callOptions)
+    if (current === ZeroAddress) {
+      const register = { to: addresses.registrar, data: REGISTRAR.encodeFunctionData('register', [ens.labelHash, wallet.address]) }
+      await send(c, wallet, register, callOptions).catch(async (e: unknown) => {
+        // Someone registered it between our check and our transaction: the registrar refuses.
+        if (!isRevert(e)) throw e
+        current = await ownerOf(c, ens, callOptions)
+      })
+      if (current !== ZeroAddress && current !== wallet.address) throw fail('PERMISSION', `${ens.name} was just claimed by ${current}`, { backend })
+      await send(c, wallet, setResolverCall(ens), callOptions)
+    } else if (current !== wallet.address) {
+      throw fail('PERMISSION', `${ens.name} is owned by ${current}, not by this key's account ${wallet.address}`, { backend })
+    } else if (await resolverOf(c, ens, callOptions) === ZeroAddress) {
+      await send(c, wallet, setResolverCall(ens), callOptions)
     }
-    c.tank.spent(wallet.address, receipt)
-    return receipt
   }
 
-  function isRevert (e: unknown): boolean {
-    return (e as { code?: unknown }).code === 'CALL_EXCEPTION'
-  }
-
-  /** Wraps what is not yet a remotelog error (an unexpected node answer) as UNAVAILABLE. */
-  function wrap (what: string, e: unknown, where: string): never {
-    if (isRemoteLogError(e)) throw e
-    throw fail('UNAVAILABLE', `${what} failed on ${where}`, { backend, cause: e })
-  }
-
-  async function setResolver (c: Connected, ens: EnsName, wallet: Wallet, callOptions?: CallOptions): Promise<TransactionReceipt> {
-    return await transact(c, `setResolver(${ens.name})`, wallet, async signer => {
-      const registry = c.registry.connect(signer) as Contract
-      return await registry.setResolver(ens.node, addresses.resolver) as TransactionResponse
-    }, callOptions)
+  /**
+   * Moves `ens` to `head`. The checks (owner, resolver, current contenthash) and the transaction's
+   * preparation (gas estimate, nonce, fees) go out side by side; nothing is paid or sent before
+   * the checks pass.
+   */
+  async function setHead (c: Connected, ens: EnsName, head: CID, wallet: Wallet, publishOptions: PublishOptions): Promise<EnsPublishReceipt> {
+    const call = { to: addresses.resolver, data: RESOLVER.encodeFunctionData('setContenthash', [ens.node, encodeContenthash(head)]) }
+    const preparing = prepareTx(c.chain, wallet.address, call, publishOptions)
+    preparing.catch(() => {})
+    const [owner, resolver, configured] = await Promise.all([
+      ownerOf(c, ens, publishOptions),
+      resolverOf(c, ens, publishOptions),
+      contenthashOf(c, ens, addresses.resolver, publishOptions)
+    ])
+    if (owner !== wallet.address) {
+      throw fail('PERMISSION', `${ens.name} is owned by ${owner === ZeroAddress ? 'nobody' : owner}, not by this key's account ${wallet.address}`, { backend })
+    }
+    let onChain = configured
+    let prepared: Promise<TransactionRequest> | undefined = preparing
+    if (resolver === ZeroAddress) {
+      await send(c, wallet, setResolverCall(ens), publishOptions)
+      prepared = undefined // its nonce is spent
+    } else if (resolver !== addresses.resolver) {
+      call.to = resolver
+      onChain = await contenthashOf(c, ens, resolver, publishOptions)
+      prepared = undefined
+    }
+    if (onChain?.equals(head) === true) return { gasUsed: 0, txHash: null, unchanged: true }
+    const previous = publishOptions.previous
+    if (previous !== undefined && onChain?.equals(previous) !== true) {
+      throw fail('CONFLICT', `${ens.name} points at ${onChain?.toString() ?? 'nothing'}, not at this writer's last head ${previous.toString()} (another publish moved it)`, { backend })
+    }
+    const refused = async (e: unknown): Promise<never> => {
+      if (!isRevert(e)) throw e
+      const now = await ownerOf(c, ens, publishOptions)
+      throw fail('PERMISSION', now === wallet.address
+        ? `the resolver of ${ens.name} (${call.to}) refused setContenthash from its owner ${wallet.address}`
+        : `${ens.name} moved to ${now} while publishing`, { backend, cause: e })
+    }
+    // A preparation that failed for want of funds is redone after the top-up; a revert is final.
+    const ready = await prepared?.catch(async (e: unknown) => (e as { code?: unknown }).code === 'INSUFFICIENT_FUNDS' ? undefined : await refused(e))
+    const receipt = await send(c, wallet, call, publishOptions, ready).catch(refused)
+    return { gasUsed: Number(receipt.gasUsed), txHash: receipt.hash, blockNumber: receipt.blockNumber }
   }
 
   async function resolve (name: string, callOptions?: CallOptions): Promise<ResolvedHead> {
     const ens = parseEnsName(name)
     const c = await connect(callOptions)
     try {
+      // One round trip in the usual case: the configured resolver's contenthash is read alongside
+      // the registry's answer, and used only when the registry names that resolver.
+      const configured = contenthashOf(c, ens, addresses.resolver, callOptions)
+      configured.catch(() => {})
       const resolver = await resolverOf(c, ens, callOptions)
       if (resolver === ZeroAddress) throw fail('NOT_FOUND', `${ens.name} has no resolver`, { backend })
-      const head = await contenthashOf(c, ens, resolver, callOptions)
+      const head = resolver === addresses.resolver ? await configured : await contenthashOf(c, ens, resolver, callOptions)
       if (head === undefined) throw fail('NOT_FOUND', `${ens.name} has no contenthash`, { backend })
       return { head }
     } catch (e) {
@@ -181,41 +226,21 @@ export async function ensNs (options: EnsNsOptions, _context?: BackendContext): 
     }
   }
 
-  const names = new Map<string, string>()
-
   return {
     backend,
     scheme: 'ens',
     capabilities: { watch: true, records: false },
+    resolve,
 
     async nameOf (owner: OwnerKey, callOptions?: CallOptions): Promise<string> {
       const ens = ensNameOfLabel(owner.label)
       const wallet = ensAccountOf(owner)
       const key = `${ens.name}/${wallet.address}`
-      const known = names.get(key)
-      if (known !== undefined) return known
+      if (names.has(key)) return ens.name
       const c = await connect(callOptions)
       await writes.run(async () => {
         try {
-          let current = await ownerOf(c, ens, callOptions)
-          if (current === ZeroAddress) {
-            await transact(c, `register(${ens.label})`, wallet, async signer => {
-              const registrar = new Contract(addresses.registrar, REGISTRAR_ABI, signer)
-              return await registrar.register(ens.labelHash, wallet.address) as TransactionResponse
-            }, callOptions).catch(async (e: unknown) => {
-              // Someone registered it between our check and our transaction: the registrar refuses.
-              if (isRevert(e)) current = await ownerOf(c, ens, callOptions)
-              else throw e
-            })
-            if (current !== ZeroAddress && current !== wallet.address) {
-              throw fail('PERMISSION', `${ens.name} was just claimed by ${current}`, { backend })
-            }
-            await setResolver(c, ens, wallet, callOptions)
-          } else if (current !== wallet.address) {
-            throw fail('PERMISSION', `${ens.name} is owned by ${current}, not by this key's account ${wallet.address}`, { backend })
-          } else if (await resolverOf(c, ens, callOptions) === ZeroAddress) {
-            await setResolver(c, ens, wallet, callOptions)
-          }
+          await claim(c, ens, wallet, callOptions)
         } catch (e) {
           wrap(`claiming ${ens.name}`, e, c.chain.where)
         }
@@ -231,39 +256,12 @@ export async function ensNs (options: EnsNsOptions, _context?: BackendContext): 
       const c = await connect(publishOptions)
       return await writes.run(async () => {
         try {
-          const [current, resolver] = await Promise.all([ownerOf(c, ens, publishOptions), resolverOf(c, ens, publishOptions)])
-          if (current !== wallet.address) {
-            throw fail('PERMISSION', `${ens.name} is owned by ${current === ZeroAddress ? 'nobody' : current}, not by this key's account ${wallet.address}`, { backend })
-          }
-          let target = resolver
-          if (target === ZeroAddress) {
-            await setResolver(c, ens, wallet, publishOptions)
-            target = addresses.resolver
-          }
-          const onChain = await contenthashOf(c, ens, target, publishOptions)
-          if (onChain?.equals(head) === true) return { gasUsed: 0, txHash: null, unchanged: true }
-          const previous = publishOptions.previous
-          if (previous !== undefined && onChain?.equals(previous) !== true) {
-            throw fail('CONFLICT', `${ens.name} points at ${onChain?.toString() ?? 'nothing'}, not at this writer's last head ${previous.toString()} (another publish moved it)`, { backend })
-          }
-          const receipt = await transact(c, `setContenthash(${ens.name})`, wallet, async signer => {
-            const contract = new Contract(target, RESOLVER_ABI, signer)
-            return await contract.setContenthash(ens.node, encodeContenthash(head)) as TransactionResponse
-          }, publishOptions).catch(async (e: unknown) => {
-            if (!isRevert(e)) throw e
-            const now = await ownerOf(c, ens, publishOptions)
-            throw fail('PERMISSION', now === wallet.address
-              ? `the resolver of ${ens.name} (${target}) refused setContenthash from its owner ${wallet.address}`
-              : `${ens.name} moved to ${now} while publishing`, { backend, cause: e })
-          })
-          return { gasUsed: Number(receipt.gasUsed), txHash: receipt.hash, blockNumber: receipt.blockNumber }
+          return await setHead(c, ens, head, wallet, publishOptions)
         } catch (e) {
           wrap(`publishing ${ens.name}`, e, c.chain.where)
         }
       })
     },
-
-    resolve,
 
     async * watch (name: string, watchOptions: CallOptions): AsyncIterable<ResolvedHead> {
       const signal = watchOptions.signal
