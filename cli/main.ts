@@ -10,6 +10,8 @@ import { registerSync } from './commands/sync.js'
 import { registerRead } from './commands/read.js'
 import { registerStatus } from './commands/status.js'
 import { registerDemo } from './commands/demo.js'
+import { registerServe } from './commands/serve.js'
+import { registerSeed } from './commands/seed.js'
 
 const program = new Command('remotelog')
   .description('a remote log for data sync: messages in a content-addressed store, the newest page behind a name system')
@@ -19,7 +21,7 @@ const program = new Command('remotelog')
   .showHelpAfterError()
   .exitOverride()
 
-for (const register of [registerInit, registerAppend, registerPublish, registerAddress, registerFollow, registerSync, registerRead, registerStatus, registerDemo]) {
+for (const register of [registerInit, registerAppend, registerPublish, registerAddress, registerFollow, registerSync, registerRead, registerStatus, registerDemo, registerServe, registerSeed]) {
   register(program)
 }
 

@@ -1,0 +1,46 @@
+import type { Command } from 'commander'
+import { configPath, loadConfig } from '../../config/config.js'
+import { fail } from '../../core/errors.js'
+import type { Seeder } from '../../adapters/ns/hypercore-seeder.js'
+import { globals, output, parseCount } from '../context.js'
+import { waitForSignal } from '../wait-for-signal.js'
+
+interface ServeFlags { host: string, port: number, token?: string, maxBody?: number, seed?: string[] }
+
+export function registerServe (program: Command): void {
+  program.command('serve')
+    .description("the remote log service: this state dir's CAS and NS over Twirp (and a Hypercore seeder with --seed)")
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--port <port>', 'port (0 picks a free one)', parseCount, 7878)
+    .option('--token <token>', 'require this bearer token for CAS writes (default: $REMOTELOG_WRITE_TOKEN)')
+    .option('--max-body <bytes>', 'largest request body', parseCount)
+    .option('--seed <address...>', 'also keep Hypercore logs replicated for readers (hypercore:<key>)')
+    .action(async (flags: ServeFlags, command: Command) => {
+      const g = globals(command)
+      const config = await loadConfig(configPath(g.dir, g.configFile))
+      let seeder: Seeder | undefined
+      if (flags.seed !== undefined) {
+        const hypercore = config.ns.driver === 'hypercore' ? config.ns : config.resolvers?.hypercore
+        if (hypercore === undefined) throw fail('INVALID_CONFIG', '--seed needs hypercore settings (ns or resolvers.hypercore) in the config')
+        // Loaded only when used: the CLI's other commands never pay for Hypercore's native modules.
+        const { startSeeder, seederOptionsFrom } = await import('../../adapters/ns/hypercore-seeder.js')
+        seeder = await startSeeder(seederOptionsFrom(hypercore, g.dir, flags.seed))
+        await Promise.all(flags.seed.map(async a => await seeder!.seed(a)))
+      }
+      const { serve } = await import('../../service/serve.js')
+      const service = await serve({
+        host: flags.host,
+        port: flags.port,
+        writeToken: flags.token ?? process.env.REMOTELOG_WRITE_TOKEN,
+        maxBodyBytes: flags.maxBody,
+        stateDir: g.dir,
+        cas: config.cas,
+        ns: config.ns
+      })
+      output(g, { url: service.url, cas: config.cas.driver, ns: config.ns.driver, seeding: seeder?.seeding() ?? [] }, v =>
+        `remotelog service on ${v.url} (cas ${v.cas}, ns ${v.ns})${v.seeding.length > 0 ? `, seeding ${v.seeding.length} hypercore log(s)` : ''} — Ctrl-C to stop`)
+      await waitForSignal()
+      await service.close()
+      await seeder?.close()
+    })
+}
