@@ -6,7 +6,9 @@ import type { HardhatUserConfig } from 'hardhat/config.js'
  * artifacts that `@ensdomains/ens` and `@ensdomains/resolver` ship (see devnet/ens-deploy.ts).
  *
  * Hardhat 2 loads its config with `require()`, which cannot load TypeScript in this ESM package, so
- * Hardhat is pointed at `hardhat.config.cjs`, a three-line shim that loads this file through tsx.
+ * Hardhat is pointed at `hardhat.config.cjs`, a one-line shim that loads this file through tsx:
+ * `npx hardhat --config hardhat.config.cjs node`. A bare `npx hardhat` finds this file first and
+ * asks for ts-node (HH13); devnet/ and the tests always pass the shim.
  */
 const config: HardhatUserConfig = {
   defaultNetwork: 'hardhat',

@@ -5,23 +5,28 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openEndpoint } from '../config/open-endpoint.js'
 import type { Config } from '../config/config.js'
 import { REGISTRY_ABI, RESOLVER_ABI } from '../adapters/ns/ens-contracts.js'
-import { deployEns, type EnsDeployment } from '../devnet/ens-deploy.js'
+import { deployEns } from '../devnet/ens-deploy.js'
+import { startEnsDevnet, type EnsDevnet } from '../devnet/ens-devnet.js'
 import { inProcessHardhat } from '../devnet/hardhat-network.js'
-import { startHardhatNode, type HardhatNode } from '../devnet/hardhat-node.js'
+import { startHardhatNode } from '../devnet/hardhat-node.js'
+import type { BackendConfig } from '../adapters/registry.js'
 import { tempDir } from './support/temp-dir.js'
 
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
+
+/** An endpoint's `ns` config block for the ens driver. */
+type EnsNsConfig = BackendConfig & { driver: 'ens', registry: string }
 
 /**
  * alice (CAS: local, NS: ens) publishes 300 messages in 3 batches; bob, sharing the CAS, follows
  * `ens:alice.eth` and syncs them all, then a second sync costs one NS resolve and no CAS get.
  */
-async function aliceToBob (ns: Record<string, unknown>, deployment: EnsDeployment, chain: AbstractProvider): Promise<void> {
+async function aliceToBob (ns: EnsNsConfig, chain: AbstractProvider): Promise<void> {
   const root = await tempDir()
   const config = (name: string): Config => ({
     name,
     cas: { driver: 'local', path: join(root, 'cas') },
-    ns: { driver: 'ens', ...ns, registry: deployment.registry, resolver: deployment.resolver, registrar: deployment.registrar },
+    ns,
     log: { mode: 'pointer', pageEntries: 128 }
   })
   const alice = await openEndpoint({ dir: join(root, 'alice'), config: config('alice') })
@@ -57,7 +62,7 @@ async function aliceToBob (ns: Record<string, unknown>, deployment: EnsDeploymen
 
     // The contenthash alice set, decoded by the ENS library any ENS client uses, is the head that
     // alice published and that bob's reader resolves.
-    const registry = new Contract(deployment.registry, REGISTRY_ABI, chain)
+    const registry = new Contract(ns.registry, REGISTRY_ABI, chain)
     const resolver = new Contract(await registry.resolver(namehash('alice.eth')) as string, RESOLVER_ABI, chain)
     const decoded = decodeContenthashText(await resolver.contenthash(namehash('alice.eth')) as string)
     expect(decoded).toBe(head)
@@ -73,7 +78,8 @@ describe('ens end to end: in-process Hardhat network', () => {
     const provider = await inProcessHardhat()
     const chain = new BrowserProvider(provider)
     try {
-      await aliceToBob({ provider }, await deployEns({ provider }), chain)
+      const { registry, resolver, registrar } = await deployEns({ provider })
+      await aliceToBob({ driver: 'ens', provider, registry, resolver, registrar }, chain)
     } finally {
       chain.destroy()
     }
@@ -81,15 +87,15 @@ describe('ens end to end: in-process Hardhat network', () => {
 })
 
 describe('ens end to end: hardhat node over HTTP', () => {
-  let node: HardhatNode
-  beforeAll(async () => { node = await startHardhatNode() })
-  afterAll(async () => { await node?.stop() })
+  let devnet: EnsDevnet
+  beforeAll(async () => { devnet = await startEnsDevnet() })
+  afterAll(async () => { await devnet?.stop() })
 
   it('the same scenario against a node started on a free port of 127.0.0.1', async () => {
-    expect(node.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
-    const chain = new JsonRpcProvider(node.url, undefined, { batchMaxCount: 1 })
+    expect(devnet.rpcUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    const chain = new JsonRpcProvider(devnet.rpcUrl, undefined, { batchMaxCount: 1, cacheTimeout: -1 })
     try {
-      await aliceToBob({ rpcUrl: node.url }, await deployEns({ rpcUrl: node.url }), chain)
+      await aliceToBob(devnet.nsConfig, chain)
     } finally {
       chain.destroy()
     }
