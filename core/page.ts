@@ -1,4 +1,5 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf'
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire'
 import type { CID } from 'multiformats/cid'
 import { RemoteLogSchema, RemoteLog_PairSchema } from '../proto/gen/vac/remotelog/remotelog_pb.js'
 import { fail } from './errors.js'
@@ -41,17 +42,34 @@ function toNumber (n: bigint, what: string): number {
   return Number(n)
 }
 
-/** Encodes a page. The header fields are written only for format ≥ 1. */
-export function encodePage (page: Page): Uint8Array {
-  const message = create(RemoteLogSchema, {
-    pair: page.entries.map(e => create(RemoteLog_PairSchema, {
+// The head page is re-encoded on every publish with mostly the same entries: each entry's Pair
+// bytes are encoded once and reused. Entries are never mutated after they are made.
+const pairBytes = new WeakMap<Entry, Uint8Array>()
+
+function encodePair (e: Entry): Uint8Array {
+  let bytes = pairBytes.get(e)
+  if (bytes === undefined) {
+    bytes = toBinary(RemoteLog_PairSchema, create(RemoteLog_PairSchema, {
       remoteHash: e.remoteHash?.bytes,
       localHash: e.localHash,
       data: e.data,
       tombstone: e.tombstone === true,
       groupId: e.groupId,
       timestamp: e.timestamp
-    })),
+    }))
+    pairBytes.set(e, bytes)
+  }
+  return bytes
+}
+
+/**
+ * Encodes a page: the pairs (field 1), then the rest of the message — the same bytes, in field
+ * order, as encoding the whole message at once. The header fields are written only for format ≥ 1.
+ */
+export function encodePage (page: Page): Uint8Array {
+  const pairs = new BinaryWriter()
+  for (const e of page.entries) pairs.tag(1, WireType.LengthDelimited).bytes(encodePair(e))
+  const rest = create(RemoteLogSchema, {
     tail: page.tail?.bytes,
     format: page.format,
     firstSeq: BigInt(page.firstSeq ?? 0),
@@ -60,7 +78,7 @@ export function encodePage (page: Page): Uint8Array {
     revision: BigInt(page.revision ?? 0),
     scrubbed: page.scrubbed.map(BigInt)
   })
-  return toBinary(RemoteLogSchema, message)
+  return Buffer.concat([pairs.finish(), toBinary(RemoteLogSchema, rest)])
 }
 
 /**

@@ -5,8 +5,8 @@ import { mkdtempSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire'
-import { toJson, fromBinary } from '@bufbuild/protobuf'
-import { RemoteLogSchema } from '../proto/gen/vac/remotelog/remotelog_pb.js'
+import { toJson, fromBinary, toBinary, create } from '@bufbuild/protobuf'
+import { RemoteLogSchema, RemoteLog_PairSchema } from '../proto/gen/vac/remotelog/remotelog_pb.js'
 import { decodePage, encodePage, PAGE_FORMAT } from '../core/page.js'
 import { cidOf, sha256 } from '../core/ids.js'
 import { mvdsId } from '../core/mvds.js'
@@ -110,5 +110,24 @@ describe('generated protobuf code', () => {
     for (const file of files) {
       expect(await readFile(join('proto/gen', file), 'utf8'), `proto/gen/${relative('.', file)} is stale: run npm run generate`).toBe(await readFile(join(out, file), 'utf8'))
     }
+  })
+})
+
+describe('page encoding', () => {
+  it('writes exactly the bytes the generated encoder writes for the whole message', () => {
+    const data = new TextEncoder().encode('payload')
+    const entries = [
+      { seq: 10, localHash: sha256(data), data },
+      { seq: 11, localHash: sha256(data), remoteHash: cidOf(data) },
+      { seq: 12, localHash: sha256(data), tombstone: true },
+      { seq: 13, localHash: mvdsId(Buffer.alloc(32, 2), 9n, data), data, groupId: Buffer.alloc(32, 2), timestamp: 9n }
+    ]
+    const page = { format: PAGE_FORMAT, firstSeq: 10, entries, tail: cidOf(new Uint8Array([1])), length: 14, revision: 7, scrubbed: [3, 12] }
+    const whole = toBinary(RemoteLogSchema, create(RemoteLogSchema, {
+      pair: entries.map(e => create(RemoteLog_PairSchema, { remoteHash: e.remoteHash?.bytes, localHash: e.localHash, data: e.data, tombstone: e.tombstone === true, groupId: e.groupId, timestamp: e.timestamp })),
+      tail: page.tail.bytes, format: PAGE_FORMAT, firstSeq: 10n, count: 4, length: 14n, revision: 7n, scrubbed: [3n, 12n]
+    }))
+    expect(Buffer.from(encodePage(page)).equals(Buffer.from(whole))).toBe(true)
+    expect(Buffer.from(encodePage(page)).equals(Buffer.from(whole))).toBe(true)
   })
 })
