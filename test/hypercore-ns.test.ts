@@ -7,7 +7,7 @@ import { hypercoreNs } from '../adapters/ns/hypercore.js'
 import { coreKeyOf, hypercoreKeyPair, manifestOf, nameOfCoreKey } from '../adapters/ns/hypercore-keys.js'
 import { networkSettings } from '../adapters/ns/hypercore-options.js'
 import { openPeer } from '../adapters/ns/hypercore-peer.js'
-import { startSeeder } from '../adapters/ns/hypercore-seeder.js'
+import { seederOptionsFrom, startSeeder } from '../adapters/ns/hypercore-seeder.js'
 import { openNs } from '../adapters/registry.js'
 import { isRemoteLogError } from '../core/errors.js'
 import { encodePointer } from '../core/head-pointer.js'
@@ -133,6 +133,20 @@ describe('hypercore between peers', () => {
     expect(got.head.toString()).toBe(second.head.toString())
   })
 
+  it('a restarted writer serves its log again before its next publish', async () => {
+    const alice = owner()
+    const storage = await tempDir('remotelog-hypercore-')
+    const first = record(1)
+    const writer = await open(storage)
+    const name = await writer.nameOf(alice)
+    await writer.publish(name, first, alice)
+    await writer.close()
+    const restarted = await open(storage)
+    onTestFinished(async () => { await restarted.close() })
+    const reader = await peerNs()
+    expect((await resolveUntil(reader, name, () => true)).head.toString()).toBe(first.head.toString())
+  })
+
   it('a remote watcher receives each new head as the writer appends', async () => {
     const alice = owner()
     const writer = await peerNs()
@@ -184,7 +198,8 @@ describe('hypercore between peers', () => {
     const second = record(2)
     await writer.publish(name, first, alice)
     const storage = await tempDir('remotelog-seeder-')
-    let seeder = await startSeeder({ storage, bootstrap: testnet.bootstrap, timeoutMs: TIMEOUT_MS, keys: [`hypercore:${name}`] })
+    const settings = { driver: 'hypercore', bootstrap: testnet.bootstrap, timeoutMs: TIMEOUT_MS, seederStorage: storage }
+    let seeder = await startSeeder(seederOptionsFrom(settings, '/unused', [`hypercore:${name}`]))
     onTestFinished(async () => { await seeder.close() })
     await writer.publish(name, second, alice, { previous: first.head })
     expect(await seeder.seed(name)).toMatchObject({ name, length: 2, hasHead: true })

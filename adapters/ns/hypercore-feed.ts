@@ -19,7 +19,7 @@ export interface Feed {
 
 /** True when this process can append to the feed: its own log, answered from local storage. */
 export function isOwn (feed: Feed): boolean {
-  return feed.writer !== undefined || feed.core.writable
+  return feed.writer !== undefined || feed.core.writable || feed.memory.own === true
 }
 
 function wrap (name: string, what: string, error: unknown, memory: FeedMemory): Error {

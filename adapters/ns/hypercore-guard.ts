@@ -5,6 +5,7 @@ import type { ResolvedHead } from '../../core/name-system.js'
 const BACKEND = 'hypercore'
 const SEEN_KEY = 'remotelog/seen'
 const EQUIVOCATION_KEY = 'remotelog/equivocation'
+const OWN_KEY = 'remotelog/own'
 
 /** The newest head this reader accepted from a core, kept in the core's local user data. */
 export interface SeenHead {
@@ -20,6 +21,8 @@ export interface FeedMemory {
   seen?: SeenHead
   /** Set once Hypercore saw two conflicting signed heads for this core (it then closes the core). */
   equivocation?: { length: number, fork: number }
+  /** This storage writes the core (marked on publish): its local copy is authoritative. */
+  own?: boolean
 }
 
 function parse<T> (bytes: Buffer | null): T | undefined {
@@ -33,8 +36,8 @@ function parse<T> (bytes: Buffer | null): T | undefined {
 
 /** Loads what this storage remembers about `core`. */
 export async function loadMemory (core: Hypercore): Promise<FeedMemory> {
-  const [seen, equivocation] = await Promise.all([core.getUserData(SEEN_KEY), core.getUserData(EQUIVOCATION_KEY)])
-  return { seen: parse(seen), equivocation: parse(equivocation) }
+  const [seen, equivocation, own] = await Promise.all([core.getUserData(SEEN_KEY), core.getUserData(EQUIVOCATION_KEY), core.getUserData(OWN_KEY)])
+  return { seen: parse(seen), equivocation: parse(equivocation), own: own !== null }
 }
 
 /**
@@ -76,4 +79,13 @@ export async function rememberSeen (core: Hypercore, memory: FeedMemory, seen: S
 /** Remembers that `core` equivocated; `core` must be an open session (the conflict closed the old ones). */
 export async function rememberEquivocation (core: Hypercore, at: { length: number, fork: number }): Promise<void> {
   await core.setUserData(EQUIVOCATION_KEY, Buffer.from(JSON.stringify(at)))
+}
+
+/** Marks a core as one this storage writes (announced again after a restart). */
+export async function markOwn (core: Hypercore): Promise<void> {
+  await core.setUserData(OWN_KEY, Buffer.from('1'))
+}
+
+export async function isMarkedOwn (core: Hypercore): Promise<boolean> {
+  return (await core.getUserData(OWN_KEY)) !== null
 }

@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import type Hypercore from 'hypercore'
 import type { Download } from 'hypercore'
 import type { CallOptions } from '../../core/content-store.js'
@@ -41,6 +42,17 @@ export interface Seeder {
 interface Seeded {
   core: Hypercore
   download: Download
+}
+
+/**
+ * Seeder options from an endpoint's `hypercore` NS (or resolver) config: the same DHT bootstrap
+ * list, host and timeout, replicas in `<stateDir>/hypercore-seeder` unless `seederStorage` is set.
+ * @example const seeder = await startSeeder(seederOptionsFrom(config.ns, stateDir, ['hypercore:yuq…']))
+ */
+export function seederOptionsFrom (backend: { driver: string, [option: string]: unknown }, stateDir: string, keys: string[] = []): SeederOptions {
+  if (backend.driver !== 'hypercore') throw fail('INVALID_CONFIG', `a seeder needs hypercore settings, got the "${backend.driver}" driver`, { backend: BACKEND })
+  const { bootstrap, host, timeoutMs, seederStorage } = backend as Partial<HypercoreNetworkOptions> & { seederStorage?: string }
+  return { bootstrap: bootstrap!, host, timeoutMs, storage: seederStorage ?? join(stateDir, 'hypercore-seeder'), keys }
 }
 
 function nameOfAddress (address: string): string {

@@ -7,7 +7,7 @@ import { encodePointer } from '../../core/head-pointer.js'
 import type { HeadRecord, NameSystem, OwnerKey, PublishOptions, PublishReceipt, ResolvedHead } from '../../core/name-system.js'
 import { Deadline } from './hypercore-deadline.js'
 import { isOwn, newestHead, refreshFromPeers, resolveFeed, type Feed } from './hypercore-feed.js'
-import { equivocationError, loadMemory, rememberEquivocation } from './hypercore-guard.js'
+import { equivocationError, isMarkedOwn, loadMemory, markOwn, rememberEquivocation } from './hypercore-guard.js'
 import { coreKeyOf, coreKeyOfName, hypercoreKeyPair, manifestOf, nameOfCoreKey } from './hypercore-keys.js'
 import { networkSettings, type HypercoreNetworkOptions } from './hypercore-options.js'
 import { openPeer } from './hypercore-peer.js'
@@ -100,7 +100,7 @@ export async function hypercoreNs (options: HypercoreNsOptions, context?: Backen
           if (closed) return
           const core = peer.store.get({ discoveryKey })
           await core.ready()
-          if (!core.writable || core.length === 0) {
+          if (core.length === 0 || !(core.writable || await isMarkedOwn(core))) {
             await core.close()
             continue
           }
@@ -115,6 +115,8 @@ export async function hypercoreNs (options: HypercoreNsOptions, context?: Backen
       const keyPair = hypercoreKeyPair(owner)
       const writer = peer.store.get({ keyPair, manifest: manifestOf(keyPair) })
       await writer.ready()
+      // A core a reader opened first is stored without the key pair; the mark lets a restart find it.
+      await markOwn(writer)
       feed.writer = writer
     }
     return feed.writer
