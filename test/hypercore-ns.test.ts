@@ -112,7 +112,12 @@ describe('hypercore configuration and names', () => {
     expect(await b.nameOf({ label: 'renamed', secret: alice.secret })).toBe(name)
     expect(name).toBe(nameOfCoreKey(coreKeyOf(hypercoreKeyPair(alice))))
     await expectCode(a.resolve('not-a-key'), 'INVALID_INPUT')
+    await expectCode(a.resolve(undefined as never), 'INVALID_INPUT')
     await expectCode(a.publish('hypercore:' + name, record(1), alice), 'INVALID_INPUT')
+    await expectCode(a.publish(name, { ...record(1), head: 'nonsense' as never }, alice), 'INVALID_INPUT')
+    await expectCode(a.publish(name, { ...record(1), revision: -1 }, alice), 'INVALID_INPUT')
+    await expectCode(a.publish(name, record(1), { label: 'alice', secret: new Uint8Array(3) }), 'INVALID_INPUT')
+    await expectCode(a.resolve(name), 'NOT_FOUND') // nothing was published by the bad calls
   })
 })
 
@@ -249,7 +254,8 @@ describe('hypercore rollback policy', () => {
     const alice = owner()
     const honest = await rawWriter(alice)
     await honest.append(record(1))
-    const reader = await peerNs()
+    let reader = await open()
+    onTestFinished(async () => { await reader.close() })
     const name = await reader.nameOf(alice)
     expect((await reader.resolve(name)).revision).toBe(1)
     await honest.close()
@@ -259,5 +265,11 @@ describe('hypercore rollback policy', () => {
     await forked.append(record(6))
     const error = await errorOf(reader, name, 'CONFLICT')
     expect(String(error.message)).toMatch(/equivocating/)
+    await forked.close()
+
+    // Hypercore reopens such a core as if nothing happened; the reader remembers.
+    await reader.close()
+    reader = await open(storageOf.get(reader))
+    await expect(reader.resolve(name)).rejects.toThrow(/equivocating/)
   })
 })

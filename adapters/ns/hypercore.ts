@@ -4,6 +4,7 @@ import type { BackendContext } from '../registry.js'
 import type { CallOptions } from '../../core/content-store.js'
 import { fail, isRemoteLogError } from '../../core/errors.js'
 import { encodePointer } from '../../core/head-pointer.js'
+import { toCid } from '../../core/ids.js'
 import type { HeadRecord, NameSystem, OwnerKey, PublishOptions, PublishReceipt, ResolvedHead } from '../../core/name-system.js'
 import { Deadline } from './hypercore-deadline.js'
 import { isOwn, newestHead, refreshFromPeers, resolveFeed, type Feed } from './hypercore-feed.js'
@@ -45,6 +46,8 @@ export async function hypercoreNs (options: HypercoreNsOptions, context?: Backen
   const feeds = new Map<string, Promise<Feed>>()
   const publishing = new Map<string, Promise<unknown>>()
   const watchers = new Set<AbortController>()
+  /** Writes in flight that `close` must wait for. */
+  const notes = new Set<Promise<void>>()
   let closed = false
 
   function alive (): void {
@@ -57,9 +60,17 @@ export async function hypercoreNs (options: HypercoreNsOptions, context?: Backen
     core.on('conflict', (length, fork) => {
       feed.memory.equivocation = { length, fork }
       // The conflict closes every session of the core; note it through a fresh one.
-      const session = peer.store.get({ key: core.key })
-      void session.ready().then(async () => await rememberEquivocation(session, { length, fork }))
-        .finally(() => { void session.close().catch(() => {}) }).catch(() => {})
+      const note = (async () => {
+        const session = peer.store.get({ key: core.key })
+        try {
+          await session.ready()
+          await rememberEquivocation(session, { length, fork })
+        } finally {
+          await session.close()
+        }
+      })().catch(() => {})
+      notes.add(note)
+      void note.finally(() => notes.delete(note))
     })
     return feed
   }
@@ -173,9 +184,10 @@ export async function hypercoreNs (options: HypercoreNsOptions, context?: Backen
       if (nameOfCoreKey(coreKeyOf(hypercoreKeyPair(owner))) !== name) {
         throw fail('PERMISSION', `hypercore:${name} belongs to another key pair`, { backend: BACKEND })
       }
-      if (!Number.isSafeInteger(record.revision) || record.revision < 0 || !Number.isSafeInteger(record.length) || record.length < 0) {
+      if (!Number.isSafeInteger(record?.revision) || record.revision < 0 || !Number.isSafeInteger(record.length) || record.length < 0) {
         throw fail('INVALID_INPUT', 'a head record needs a non-negative integer length and revision', { backend: BACKEND })
       }
+      toCid(record.head)
       // One publish per name at a time, so the compare-and-swap checks see each other's appends.
       const before = publishing.get(name) ?? Promise.resolve()
       const run = before.catch(() => {}).then(async () => await publishNow(name, record, owner, publishOptions))
@@ -217,7 +229,7 @@ export async function hypercoreNs (options: HypercoreNsOptions, context?: Backen
       for (const controller of watchers) controller.abort()
       background.abort()
       await announcing
-      await Promise.allSettled([...publishing.values()])
+      await Promise.allSettled([...publishing.values(), ...notes])
       await peer.close()
     }
   }
