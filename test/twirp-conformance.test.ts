@@ -30,6 +30,15 @@ casConformance('twirp', {
   }
 })
 
+// The same suite with JSON bodies on the wire.
+casConformance('twirp (JSON bodies)', {
+  async create () {
+    const service = await startRemoteLogService({ dir: await tempDir() })
+    const cas = twirpCas({ url: service.url, retries: 0, format: 'json' })
+    return { ...cas, close: async () => { await cas.close(); await service.stop() } }
+  }
+})
+
 const nsService = await startRemoteLogService({ dir: await tempDir() })
 afterAll(async () => { await nsService.stop() })
 nsConformance('twirp', {
@@ -38,4 +47,8 @@ nsConformance('twirp', {
     await ns.close()
     return twirpNs({ url: nsService.url, pollMs: 20 })
   }
+})
+
+nsConformance('twirp (JSON bodies)', {
+  create: async () => twirpNs({ url: nsService.url, pollMs: 20, format: 'json' })
 })
