@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import type { Helia } from 'helia'
+import type { GraphNode, GraphWalkerFactory, Helia } from 'helia'
 import type { CID } from 'multiformats/cid'
 import type { CallOptions, ContentStore } from '../../core/content-store.js'
 import { fail, isRemoteLogError } from '../../core/errors.js'
@@ -10,6 +10,17 @@ import { parsePeers, PeerDialer } from './helia-peers.js'
 import { SweepGate } from './sweep-gate.js'
 
 const BACKEND = 'helia'
+
+/**
+ * Our blocks are raw (no links), so a pin's walk is the block itself. Helia's default walker runs even
+ * that through a job queue, which made each pin take ~3 ms; this one makes puts ~5× faster.
+ * It does not read the block: callers pin only blocks they just stored or read.
+ */
+const singleBlock: GraphWalkerFactory = () => ({
+  async * walk<T> (cid: CID) {
+    yield { block: { cid }, depth: 0, path: [cid] } as unknown as GraphNode<T>
+  }
+})
 
 export interface HeliaCasOptions {
   /** The IPFS repo folder (blocks + datastore). Default `<stateDir>/ipfs`. One process per repo. */
@@ -116,8 +127,7 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
   const pin = async (id: CID, signal?: AbortSignal): Promise<void> => {
     if (await helia.pins.isPinned(id, { signal })) return
     try {
-      // offline: pinning walks the block, which is already here; it must never go to the network.
-      for await (const _ of helia.pins.add(id, { depth: 0, signal, offline: true } as never)) { /* drain */ }
+      for await (const _ of helia.pins.add(id, { depth: 0, signal, walker: singleBlock })) { /* drain */ }
     } catch (e) {
       if ((e as { name?: string }).name !== 'AlreadyPinnedError') throw e
     }
@@ -125,7 +135,7 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
 
   const unpin = async (id: CID, signal?: AbortSignal): Promise<void> => {
     try {
-      for await (const _ of helia.pins.rm(id, { signal })) { /* drain */ }
+      for await (const _ of helia.pins.rm(id, { signal, walker: singleBlock })) { /* drain */ }
     } catch (e) {
       if ((e as { name?: string }).name !== 'NotFoundError') throw e
     }
