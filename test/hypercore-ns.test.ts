@@ -47,7 +47,7 @@ const owner = (): OwnerKey => ({ label: 'alice', secret: randomBytes(32) })
 const record = (revision: number): HeadRecord => ({ head: cidOf(randomBytes(16)), length: revision * 10, revision })
 
 /** A misbehaving owner: writes head records to the core directly, so it can truncate or fork it. */
-async function rawWriter (key: OwnerKey): Promise<{ append: (r: HeadRecord) => Promise<void>, truncate: (n: number) => Promise<void>, close: () => Promise<void> }> {
+async function rawWriter (key: OwnerKey): Promise<{ id: string, append: (r: HeadRecord) => Promise<void>, truncate: (n: number) => Promise<void>, close: () => Promise<void> }> {
   const peer = await openPeer(await tempDir('remotelog-raw-'), networkSettings({ bootstrap: testnet.bootstrap }))
   const keyPair = hypercoreKeyPair(key)
   const core = peer.store.get({ keyPair, manifest: manifestOf(keyPair) })
@@ -55,6 +55,7 @@ async function rawWriter (key: OwnerKey): Promise<{ append: (r: HeadRecord) => P
   await peer.join(core, { server: true, client: false }).flushed()
   onTestFinished(async () => { await peer.close() })
   return {
+    id: core.id,
     append: async (r) => { await core.append(Buffer.from(encodePointer(r))) },
     truncate: async (n) => { await core.truncate(n) },
     close: async () => { await peer.close() }
@@ -111,6 +112,7 @@ describe('hypercore configuration and names', () => {
     expect(name).toMatch(/^[ybndrfg8ejkmcpqxot1uwisza345h769]{52}$/)
     expect(await b.nameOf({ label: 'renamed', secret: alice.secret })).toBe(name)
     expect(name).toBe(nameOfCoreKey(coreKeyOf(hypercoreKeyPair(alice))))
+    expect((await rawWriter(alice)).id).toBe(name) // the id Hypercore itself shows for the core
     await expectCode(a.resolve('not-a-key'), 'INVALID_INPUT')
     await expectCode(a.resolve(undefined as never), 'INVALID_INPUT')
     await expectCode(a.publish('hypercore:' + name, record(1), alice), 'INVALID_INPUT')

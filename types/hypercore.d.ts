@@ -34,13 +34,7 @@ declare module 'hypercore' {
   }
 
   export interface Download {
-    done (): Promise<void>
     destroy (): void
-  }
-
-  /** Errors Hypercore raises carry a string `code` such as `REQUEST_TIMEOUT` or `SESSION_CLOSED`. */
-  export interface HypercoreError extends Error {
-    code: string
   }
 
   export default class Hypercore extends EventEmitter {
@@ -53,7 +47,6 @@ declare module 'hypercore' {
     readonly length: number
     readonly fork: number
     readonly writable: boolean
-    readonly closed: boolean
     readonly peers: unknown[]
     ready (): Promise<void>
     close (): Promise<void>
@@ -116,27 +109,19 @@ declare module 'hyperdht' {
     bootstrap: Array<HostPort | string>
     /** Address to bind the UDP socket to. */
     host?: string
-    port?: number
-    ephemeral?: boolean
-    firewalled?: boolean
   }
 
+  /** Hyperswarm destroys the DHT node it was given. */
   export default class HyperDHT {
     constructor (options: DhtOptions)
-    fullyBootstrapped (): Promise<void>
-    address (): HostPort
-    destroy (): Promise<void>
   }
 }
 
 declare module 'hyperdht/testnet.js' {
-  import type HyperDHT from 'hyperdht'
-  import type { DhtOptions, HostPort } from 'hyperdht'
+  import type { HostPort } from 'hyperdht'
 
   export interface Testnet {
     bootstrap: HostPort[]
-    nodes: HyperDHT[]
-    createNode (options?: Partial<DhtOptions>): HyperDHT
     destroy (): Promise<void>
   }
 
@@ -151,20 +136,15 @@ declare module 'hyperswarm' {
   export interface PeerDiscovery {
     /** Resolves once the topic is announced (server) or looked up (client). */
     flushed (): Promise<void>
-    refresh (options?: { client?: boolean, server?: boolean }): Promise<void>
-    destroy (): Promise<void>
+    /** Looks the topic up (and announces it) again. */
+    refresh (): Promise<void>
   }
 
   /** A connection to a peer: an encrypted duplex stream. */
-  export interface SwarmConnection extends Duplex {
-    remotePublicKey: Buffer
-    rawStream?: { setNoDelay?: (noDelay: boolean) => void }
-  }
+  export type SwarmConnection = Duplex
 
   export default class Hyperswarm extends EventEmitter {
     constructor (options: { dht: HyperDHT })
-    readonly connections: Set<SwarmConnection>
-    readonly destroyed: boolean
     join (topic: Buffer, options?: { server?: boolean, client?: boolean }): PeerDiscovery
     leave (topic: Buffer): Promise<void>
     /** Resolves when every joined topic is announced and its peers connected. */

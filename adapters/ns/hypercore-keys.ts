@@ -35,8 +35,8 @@ export function coreKeyOf (keyPair: KeyPair): Buffer {
 }
 
 /**
- * A log's name: its core key in z-base-32, the form Hypercore prints as `core.id`.
- * @example nameOfCoreKey(core.key) === core.id
+ * A log's name: its core key in z-base-32 (the form Hypercore prints as its `id`).
+ * @example nameOfCoreKey(core.key) // "yuqnahg3…", 52 characters
  */
 export function nameOfCoreKey (key: Uint8Array): string {
   return base32z.baseEncode(key)
