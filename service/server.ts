@@ -14,8 +14,8 @@ import { casService } from './cas-service.js'
 import { nsService } from './ns-service.js'
 import { toTwirpError } from './error-codes.js'
 import { DEFAULT_MAX_BODY_BYTES } from './limits.js'
-import { routeError, twirpErrorResponse, twirpHandlerFactory } from './twirp-protocol.js'
-import { TwirpError } from './twirp-wire.js'
+import { pickRoute, twirpErrorResponse, twirpHandlerFactory } from './twirp-protocol.js'
+import { isTwirpError, TwirpError } from './twirp-wire.js'
 
 export interface ServiceOptions {
   /** Interface to listen on; default 127.0.0.1. */
@@ -92,13 +92,12 @@ export async function startService (options: ServiceOptions): Promise<RunningSer
       res.end(draining ? '{"status":"stopping"}' : '{"status":"ok"}')
       return
     }
-    const handler = routes.get(path)
-    const rejection = routeError(handler, req.method ?? '', path, req.headers['content-type'] ?? null)
-    const response = rejection !== undefined || handler === undefined
-      ? twirpErrorResponse(rejection ?? new TwirpError('bad_route', 'no handler'), true)
+    const route = pickRoute(routes, req.method ?? '', path, req.headers['content-type'] ?? null)
+    const response = isTwirpError(route)
+      ? twirpErrorResponse(route, true)
       : draining
         ? twirpErrorResponse(new TwirpError('unavailable', 'the service is shutting down'), true)
-        : await handler(universalRequestFromNodeRequest(req, res, undefined, undefined))
+        : await route(universalRequestFromNodeRequest(req, res, undefined, undefined))
     await universalResponseToNodeResponse(response, res)
   }
 

@@ -49,14 +49,16 @@ export function twirpHandlerFactory (options: TwirpHandlerOptions): ProtocolHand
 }
 
 /**
- * Twirp's `bad_route` for a request no handler takes: unknown path, a method other than POST, or a
- * Content-Type Twirp does not speak. Undefined when `handler` takes the request.
+ * The handler of a request, by path (Connect's `requestPath` of each generated method), or Twirp's
+ * `bad_route` when none takes it: unknown path, a method other than POST, or a Content-Type Twirp
+ * does not speak.
  */
-export function routeError (handler: UniversalHandler | undefined, method: string, path: string, contentType: string | null): TwirpError | undefined {
+export function pickRoute (routes: ReadonlyMap<string, UniversalHandler>, method: string, path: string, contentType: string | null): UniversalHandler | TwirpError {
+  const handler = routes.get(path)
   if (handler === undefined) return new TwirpError('bad_route', `no handler for path ${JSON.stringify(path)}`, { twirp_invalid_route: `${method} ${path}` })
   if (!handler.allowedMethods.includes(method)) return new TwirpError('bad_route', `unsupported method ${method} (only POST is allowed)`, { twirp_invalid_route: `${method} ${path}` })
   if (!handler.supportedContentType(contentType)) return unexpectedContentType(contentType)
-  return undefined
+  return handler
 }
 
 function unexpectedContentType (contentType: string | null): TwirpError {

@@ -253,6 +253,22 @@ describe('client retries and timeouts', () => {
     await expectCode(cas.get(cidOf(randomBytes(4))), 'PERMISSION')
   })
 
+  it('refuses an answer larger than its limit (MALFORMED) instead of buffering it', async () => {
+    const huge = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/protobuf' })
+      const chunk = Buffer.alloc(256 * 1024)
+      let sent = 0
+      const pump = (): void => { while (sent++ < 64 && res.write(chunk)); if (sent < 64) res.once('drain', pump); else res.end() }
+      res.on('error', () => {})
+      pump()
+    })
+    huge.listen(0, '127.0.0.1')
+    await once(huge, 'listening')
+    onTestFinished(async () => { huge.closeAllConnections(); await new Promise(resolve => huge.close(resolve)) })
+    const cas = twirpCas({ url: `http://127.0.0.1:${(huge.address() as { port: number }).port}`, retries: 0 })
+    await expectCode(cas.get(cidOf(randomBytes(4))), 'MALFORMED')
+  })
+
   it('refuses a bad service URL with INVALID_CONFIG', () => {
     expect(() => twirpCas({ url: 'not a url' })).toThrow(/INVALID_CONFIG/)
     expect(() => twirpCas({ url: 'ftp://127.0.0.1/' })).toThrow(/INVALID_CONFIG/)
