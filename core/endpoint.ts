@@ -12,6 +12,12 @@ import { LogWriter, type AppendInput, type PublishResult } from './writer.js'
 import type { StoredEntry } from './entry-file.js'
 import { fail, isRemoteLogError } from './errors.js'
 import { crashPoint } from './crash-point.js'
+import type { CID } from 'multiformats/cid'
+import { exportPack, type ExportPackOptions, type ExportSummary } from './pack-export.js'
+import { importPack, type ImportPackOptions, type ImportSummary } from './pack-import.js'
+import { restoreHead, type RestoreResult } from './pack-restore.js'
+import { scrub, type ScrubResult } from './scrub.js'
+import { fileScrubJournal } from './scrub-journal.js'
 
 export interface EndpointOptions {
   /** The state dir: keys, own logs' journals, followed logs' cursors and messages. */
@@ -50,6 +56,18 @@ export interface SyncOptions {
   signal?: AbortSignal
   /** Called as messages arrive, with the count so far and the log's length when known. */
   onProgress?: (delivered: number, total?: number) => void
+  /**
+   * Called when the writer scrubbed messages this endpoint had: their payloads are already
+   * dropped from its store when this runs (the messages remain as tombstones).
+   */
+  onScrub?: (event: ScrubEvent) => void
+}
+
+/** Messages of a followed log that its writer scrubbed, whose local copies a sync dropped. */
+export interface ScrubEvent {
+  alias: string
+  address: string
+  seqs: number[]
 }
 
 const DEFAULT_LOG = 'default'
@@ -197,7 +215,10 @@ export class Endpoint {
       return { alias, address: record.address, published: false, delivered: 0, length: record.cursor.length, scrubbed: [], nsRequests: counts.nsResolves, casRequests: 0, bytes: 0, ms: performance.now() - started }
     }
     const outcome = await sync.done
-    if (scrubbedNow.length > 0) record = await this.follows.dropPayloads(record, scrubbedNow)
+    if (scrubbedNow.length > 0) {
+      record = await this.follows.dropPayloads(record, scrubbedNow)
+      options.onScrub?.({ alias, address: record.address, seqs: [...scrubbedNow] })
+    }
     record = { ...record, cursor: outcome.cursor, lastSync: new Date().toISOString() }
     await this.follows.save(record)
     return {
@@ -262,6 +283,76 @@ export class Endpoint {
       if (entry.seq < from) continue
       yield { seq: entry.seq, localHash: entry.localHash, payload: entry.payload, tombstone: entry.tombstone === true, groupId: entry.groupId, timestamp: entry.timestamp }
     }
+  }
+
+  /**
+   * Removes entries from one of this endpoint's logs (see `scrub` in core/scrub.ts): tombstones,
+   * rewritten pages, a republished head, payloads deleted where the CAS can. Idempotent; a scrub
+   * a crash interrupted is finished by the next call.
+   * @example const { scrubbed, deleted } = await alice.scrub([3, 17])
+   */
+  async scrub (seqs: number[], options: { log?: string, signal?: AbortSignal } = {}): Promise<ScrubResult> {
+    const log = options.log ?? DEFAULT_LOG
+    const writer = await this.writer(log)
+    return await scrub(writer, seqs, { journal: fileScrubJournal(join(this.options.dir, 'logs', log, 'scrub.json')), signal: options.signal })
+  }
+
+  /**
+   * Writes a log as a CAR pack file (see `exportPack` in core/pack-export.ts). `source` is an own
+   * log (`log:NAME`, or its name), a followed alias, or any address this endpoint can resolve.
+   * @example await alice.exportPack('log:default', 'backup.car', { since: 0 })
+   */
+  async exportPack (source: string, out: string, options: Omit<ExportPackOptions, 'cas' | 'head' | 'address'> = {}): Promise<ExportSummary> {
+    const { address, head } = await this.locate(source)
+    return await exportPack(out, { ...options, cas: this.options.cas, head, address })
+  }
+
+  /**
+   * Loads a pack into this endpoint's CAS (see `importPack` in core/pack-import.ts). With `restore`,
+   * the pack's head becomes the head of that own log, so this device continues the same log: the
+   * log's key must be here already (copied keys.json) or be given as `key` (see `restoreHead`).
+   * @example
+   * await phone.importPack('backup.car', { restore: 'default', key: secretFromOldDevice })
+   * await phone.append(['continues the same log']); await phone.publish()
+   */
+  async importPack (file: string, options: ImportPackOptions & { restore?: string, key?: Uint8Array } = {}): Promise<ImportSummary & { restored?: RestoreResult }> {
+    const log = options.restore
+    if (log !== undefined) {
+      checkLogName(log)
+      if (this.writers.has(log)) throw fail('CONFLICT', `log "${log}" is already open in this endpoint; restore before using it`)
+      if (options.key !== undefined) await this.keys.adopt(log, options.key)
+      else if (!(await this.keys.logs()).includes(log)) throw fail('INVALID_INPUT', `no key for log "${log}" here: copy keys.json from the old device, or give its key`)
+    }
+    const summary = await importPack(file, this.options.cas, options)
+    if (log === undefined) return summary
+    const restored = await restoreHead(summary, {
+      cas: this.options.cas,
+      ns: this.options.ns,
+      owner: await this.owner(log),
+      storage: fileWriterStorage(join(this.options.dir, 'logs', log)),
+      log: this.options.log,
+      signal: options.signal
+    })
+    return { ...summary, restored }
+  }
+
+  /** The address and current head of an own log, a followed alias or an address. */
+  private async locate (source: string): Promise<{ address: string, head: CID }> {
+    let own = source.startsWith('log:') ? source.slice(4) : undefined
+    let address = source
+    if (own === undefined && !source.includes(':')) {
+      if (await this.follows.has(source)) address = (await this.follows.get(source)).address
+      else if ((await this.logs()).includes(source)) own = source
+      else throw fail('NOT_FOUND', `"${source}" is neither a followed alias nor an own log (or give an address)`)
+    }
+    if (own !== undefined) {
+      const writer = await this.writer(own)
+      if (writer.head === undefined) throw fail('NOT_FOUND', `log "${own}" has nothing published yet`)
+      return { address: await this.address(own), head: writer.head }
+    }
+    const parsed = parseAddress(address)
+    const resolved = await (await this.nsFor(parsed.scheme)).resolve(parsed.name)
+    return { address: formatAddress(parsed), head: resolved.head }
   }
 
   private async nsFor (scheme: string): Promise<NameSystem> {

@@ -22,7 +22,7 @@ export interface PackSummary {
   /** Incremental packs: the tail of the oldest page, which an earlier pack (or the store) must hold. */
   continues?: string
   pages: number
-  /** Payload blocks (pointer and hybrid modes). */
+  /** Payload blocks (pointer and hybrid modes), once per page that points at them. */
   payloads: number
   /** Entries from `since` on, and how many of them are inline or tombstones. */
   messages: number
@@ -33,6 +33,16 @@ export interface PackSummary {
   blocks: number
   /** Bytes of all blocks (without the CAR framing). */
   bytes: number
+}
+
+/**
+ * The oldest sequence whose page a pack `since` holds. An incremental pack reaches back to the page
+ * of `since - 1`: at the previous backup that page was the head, and it has been rewritten since
+ * (filled, new revision), so its current version is not in the earlier pack. Older pages were
+ * full then and never change, so the two packs together hold the whole chain.
+ */
+export function packReach (since: number): number {
+  return since > 0 ? since - 1 : 0
 }
 
 /** The role of a block in a pack, in the order remotelog writes them. */
@@ -89,12 +99,12 @@ export class PackChecker {
     } catch (cause) {
       throw fail('MALFORMED', `block #${n} (${cid.toString()}) is not a raw sha2-256 CIDv1: not a remotelog block`, { cause })
     }
-    if (!cidOf(bytes).equals(id)) throw fail('INTEGRITY', `block #${n} does not hash to its CID ${id.toString()}: the pack is corrupt`)
+    if (!id.equals(cidOf(bytes))) throw fail('INTEGRITY', `block #${n} does not hash to its CID ${id.toString()}: the pack is corrupt`)
     this.counts.blocks++
     this.counts.bytes += bytes.byteLength
 
     if (this.manifestId !== undefined && this.manifest === undefined) {
-      if (!id.equals(this.manifestId)) throw fail('MALFORMED', `block #${n} (${id.toString()}) comes before the manifest ${this.manifestId.toString()}, which must be first`)
+      if (id.toString() !== this.manifestId.toString()) throw fail('MALFORMED', `block #${n} (${id.toString()}) comes before the manifest ${this.manifestId.toString()}, which must be first`)
       this.manifest = decodeManifest(bytes)
       if (this.manifest.head !== this.head.toString()) throw fail('MALFORMED', `the manifest names head ${this.manifest.head} but the pack is rooted at ${this.head.toString()}`)
       this.since = this.manifest.since
@@ -106,8 +116,10 @@ export class PackChecker {
       this.counts.payloads++
       return 'payload'
     }
-    const where = this.last === undefined ? 'before the head page' : `after page ${this.last.id.toString()}`
-    throw fail('MALFORMED', `block #${n} (${key}) ${where} is neither the next page nor a payload of that page`)
+    if (this.last === undefined) throw fail('MALFORMED', `block #${n} (${key}) comes where the head page ${this.head.toString()} should: the head page is missing`)
+    if (this.pending.size > 0) throw fail('MALFORMED', `block #${n} (${key}) is not one of the payloads of page ${this.last.id.toString()}: ${this.missingPayload().message.replace(/^\[remotelog\] MALFORMED: /, '')}`)
+    if (this.nextPage !== undefined) throw fail('MALFORMED', `page ${this.nextPage.toString()} (sequences before ${this.last.page.firstSeq}) is missing: block #${n} (${key}) comes in its place`)
+    throw fail('MALFORMED', `block #${n} (${key}) comes after the oldest page the pack should hold`)
   }
 
   private acceptPage (id: CID, bytes: Uint8Array): PackBlockKind {
@@ -134,7 +146,7 @@ export class PackChecker {
       if (e.remoteHash !== undefined && !this.pending.has(e.remoteHash.toString())) this.pending.set(e.remoteHash.toString(), e.seq)
     }
     this.last = { id, page }
-    if (page.firstSeq! <= this.since) this.nextPage = undefined
+    if (page.firstSeq! <= packReach(this.since)) this.nextPage = undefined
     else if (page.tail === undefined) throw missingTail(id, page)
     else this.nextPage = page.tail
     return isHead ? 'head' : 'page'
@@ -151,7 +163,7 @@ export class PackChecker {
     if (this.pending.size > 0) throw this.missingPayload()
     if (this.headPage === undefined) throw fail('MALFORMED', `the head page ${this.head.toString()} is missing from the pack`)
     if (this.nextPage !== undefined) {
-      const reach = this.since > 0 ? `down to sequence ${this.since} (incremental pack)` : 'down to sequence 0'
+      const reach = this.since > 0 ? `down to sequence ${packReach(this.since)} (incremental pack since ${this.since})` : 'down to sequence 0'
       throw fail('MALFORMED', `page ${this.nextPage.toString()} (sequences before ${this.last!.page.firstSeq}) is missing: the pack does not reach ${reach}`)
     }
     const oldest = this.last!.page

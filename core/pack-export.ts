@@ -8,11 +8,11 @@ import type { CID } from 'multiformats/cid'
 import type { ContentStore } from './content-store.js'
 import { fail, isRemoteLogError } from './errors.js'
 import { cidOf } from './ids.js'
-import { PackChecker, type PackSummary } from './pack-check.js'
+import { PackChecker, packReach, type PackSummary } from './pack-check.js'
 import { encodeManifest } from './pack-manifest.js'
 import type { PackProgress } from './pack-verify.js'
 import type { Entry } from './page.js'
-import { walkChain } from './page-chain.js'
+import { walkChain, type ChainPage } from './page-chain.js'
 
 export interface ExportPackOptions {
   /** The store holding the log's pages and payloads. */
@@ -21,7 +21,10 @@ export interface ExportPackOptions {
   head: CID
   /** The log's address, recorded in the manifest (a restore checks it against the owner key). */
   address?: string
-  /** Incremental pack: only pages and payloads from this sequence on (default 0: everything). */
+  /**
+   * Incremental pack: payloads from this sequence on, and the pages down to the one holding
+   * `since - 1` (rewritten since a backup taken at length `since`). Default 0: everything.
+   */
   since?: number
   /** Payload gets in flight at once (default 16). */
   concurrency?: number
@@ -70,7 +73,8 @@ async function * payloads (cas: ContentStore, entries: Entry[], window: number, 
 
 /**
  * Writes a log as a CARv1 pack file (SPEC §7) rooted at its head page, streaming: the manifest,
- * then each page from the head back, each followed by the payloads its entries point at. Memory
+ * then each page from the head back, each followed by the payloads its entries point at (a
+ * payload two pages share is written after each of them: valid CAR, and no log-long set). Memory
  * holds one page and a window of payloads, whatever the log's length. The file appears under its
  * name only when complete (written to a temporary name, then renamed). Every block written also
  * passes the same checks as `verifyPack`, so an export never produces a pack verify rejects.
@@ -87,7 +91,7 @@ export async function exportPack (out: string, options: ExportPackOptions): Prom
   if (!Number.isSafeInteger(since) || since < 0) throw fail('INVALID_INPUT', `since must be a non-negative integer, not ${since}`)
   if (!Number.isInteger(window) || window < 1) throw fail('INVALID_INPUT', 'concurrency must be a positive integer')
 
-  const chain = walkChain(cas, options.head, { from: since, signal })
+  const chain = walkChain(cas, options.head, { from: packReach(since), signal })
   const first = await chain.next()
   const headPage = first.value!.page
   if (since > headPage.length!) throw fail('INVALID_INPUT', `since ${since} is past the log's length ${headPage.length}`)
@@ -112,7 +116,7 @@ export async function exportPack (out: string, options: ExportPackOptions): Prom
 
   try {
     await put(manifestId, manifest)
-    let page = first.value!
+    let page: ChainPage = first.value!
     for (;;) {
       await put(page.id, page.bytes)
       const entries = page.page.entries.filter(e => e.seq >= since)
