@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { openEndpoint } from '../config/open-endpoint.js'
 import type { Config } from '../config/config.js'
 import type { Endpoint, SyncReport } from '../core/endpoint.js'
+import { hypercoreNs } from '../adapters/ns/hypercore.js'
 import { startSeeder } from '../adapters/ns/hypercore-seeder.js'
 import { startHypercoreTestnet, type HypercoreTestnet } from '../devnet/hypercore-testnet.js'
 import { tempDir } from './support/temp-dir.js'
@@ -77,6 +78,16 @@ describe('Hypercore end to end (local CAS, hypercore NS on a local DHT testnet)'
       seq++
     }
     expect(seq).toBe(200)
+
+    // Without the seeder nobody serves the log: a cold reader fails within its timeout, despite
+    // the DHT still listing the killed writer.
+    await seeder.close()
+    const carol = await hypercoreNs({ storage: await tempDir(), bootstrap: testnet.bootstrap, timeoutMs: 1500 })
+    onTestFinished(async () => { await carol.close() })
+    const start = performance.now()
+    const error = await carol.resolve(alice.address.slice('hypercore:'.length)).catch(e => e)
+    expect(['UNAVAILABLE', 'NOT_FOUND']).toContain(error.code)
+    expect(performance.now() - start).toBeLessThan(1500 + 3000)
   })
 
   it('a live follower receives each of alice\'s next 50 publishes as it happens, without polling', async () => {
