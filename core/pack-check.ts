@@ -110,8 +110,8 @@ export class PackChecker {
       this.since = this.manifest.since
       return 'manifest'
     }
-    if (this.nextPage !== undefined && id.equals(this.nextPage)) return this.acceptPage(id, bytes)
     const key = id.toString()
+    if (this.nextPage !== undefined && key === this.nextPage.toString()) return this.acceptPage(id, bytes)
     if (this.pending.delete(key)) {
       this.counts.payloads++
       return 'payload'
