@@ -1,5 +1,6 @@
 // The parts of autocannon 8 that bench/service.ts uses (the package ships no types).
 declare module 'autocannon' {
+  // Latency histograms hold whole milliseconds; the `response` event carries the exact time.
   interface AutocannonRequest {
     method?: string
     path?: string
@@ -48,6 +49,12 @@ declare module 'autocannon' {
     '2xx': number
   }
 
-  function autocannon (options: AutocannonOptions): Promise<AutocannonResult>
+  /** A running benchmark: awaitable for its result; emits `response` (client, statusCode, bytes, ms as a float). */
+  interface AutocannonInstance extends PromiseLike<AutocannonResult> {
+    on (event: 'response', listener: (client: unknown, statusCode: number, bytes: number, responseTimeMs: number) => void): this
+    stop (): void
+  }
+
+  function autocannon (options: AutocannonOptions): AutocannonInstance
   export default autocannon
 }
