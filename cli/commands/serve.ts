@@ -33,6 +33,8 @@ export function registerServe (program: Command): void {
         port: flags.port,
         writeToken: flags.token ?? process.env.REMOTELOG_WRITE_TOKEN,
         maxBodyBytes: flags.maxBody,
+        // Clients get a bare `internal`; the operator sees the cause.
+        onInternalError: (e: unknown) => { console.error('remotelog serve: internal error:', e) },
         stateDir: g.dir,
         cas: config.cas,
         ns: config.ns
