@@ -10,6 +10,7 @@ import { registerSync } from './commands/sync.js'
 import { registerRead } from './commands/read.js'
 import { registerStatus } from './commands/status.js'
 import { registerDemo } from './commands/demo.js'
+import { registerDevnet } from './commands/devnet.js'
 import { registerServe } from './commands/serve.js'
 import { registerSeed } from './commands/seed.js'
 
@@ -21,7 +22,7 @@ const program = new Command('remotelog')
   .showHelpAfterError()
   .exitOverride()
 
-for (const register of [registerInit, registerAppend, registerPublish, registerAddress, registerFollow, registerSync, registerRead, registerStatus, registerDemo, registerServe, registerSeed]) {
+for (const register of [registerInit, registerAppend, registerPublish, registerAddress, registerFollow, registerSync, registerRead, registerStatus, registerDemo, registerServe, registerSeed, registerDevnet]) {
   register(program)
 }
 

@@ -1,6 +1,8 @@
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { fail } from '../core/errors.js'
 import type { BackendConfig } from '../adapters/registry.js'
+import type { DevnetSettings } from '../devnet/settings.js'
+import { remoteConfig } from '../service/remote-config.js'
 import { defaultConfig, type Config } from './config.js'
 
 export interface InitChoices {
@@ -11,38 +13,105 @@ export interface InitChoices {
   name?: string
   /** A remote log service URL: both roles through it. */
   remote?: string
+  /** The service's write token (bearer), with `remote`. */
+  token?: string
   /** Settings of a running devnet (what `remotelog devnet` wrote), for its backends. */
-  devnet?: Record<string, unknown>
+  devnet?: DevnetSettings
 }
 
-/** The config of one backend as `remotelog init` writes it. */
+/** CAS drivers `init` has a preset for, and NS drivers likewise. */
+export const casPresets = ['local', 'memory', 'helia', 'kubo', 'twirp'] as const
+export const nsPresets = ['local', 'memory', 'ens', 'hypercore', 'twirp'] as const
+
+/** Kubo's own default RPC address, for `--cas kubo` without a devnet. */
+const KUBO_DEFAULT_URL = 'http://127.0.0.1:5001'
+
+function service (role: 'cas' | 'ns', choices: InitChoices): BackendConfig {
+  const url = choices.remote ?? choices.devnet?.service.url
+  if (url === undefined) throw fail('INVALID_INPUT', `${role === 'cas' ? 'CAS' : 'NS'} twirp needs a service: --remote URL, or --profile devnet`)
+  return remoteConfig(url, { token: choices.token })[role]
+}
+
+function needDevnet (what: string, choices: InitChoices): DevnetSettings {
+  if (choices.devnet === undefined) throw fail('INVALID_INPUT', `${what} needs a chain/DHT to talk to: use --profile devnet (start one with: remotelog devnet), or write its settings in config.json`)
+  return choices.devnet
+}
+
+/**
+ * The config of one CAS backend as `remotelog init` writes it. With a devnet, every backend points
+ * at the devnet's node of that kind; `helia` runs an embedded networked node that dials the
+ * devnet's always-on node.
+ * @example casPreset('kubo', { stateDir, store, devnet }) // { driver: 'kubo', url: 'http://127.0.0.1:…/api/v0' }
+ */
 export function casPreset (driver: string, choices: InitChoices): BackendConfig {
+  const devnet = choices.devnet
   switch (driver) {
-    case 'local': return defaultConfig(choices.store).cas
+    case 'local': return devnet !== undefined ? { driver: 'local', path: devnet.local.blocks } : defaultConfig(choices.store).cas
     case 'memory': return { driver: 'memory' }
-    default: throw fail('INVALID_INPUT', `no init preset for CAS "${driver}"; write its settings in config.json`)
+    case 'helia': return devnet !== undefined
+      ? { driver: 'helia', offline: false, listen: ['/ip4/127.0.0.1/tcp/0'], peers: devnet.ipfs.helia.multiaddrs, timeoutMs: 10_000 }
+      : { driver: 'helia' }
+    case 'kubo': return { driver: 'kubo', url: devnet?.ipfs.kubo.url ?? KUBO_DEFAULT_URL, timeoutMs: 10_000 }
+    case 'twirp': return service('cas', choices)
+    default: throw fail('INVALID_INPUT', `no init preset for CAS "${driver}" (presets: ${casPresets.join(', ')}); write its settings in config.json`)
   }
 }
 
+/**
+ * The config of one NS backend as `remotelog init` writes it (ENS and Hypercore need a devnet).
+ * @example nsPreset('ens', { stateDir, store, devnet }) // { driver: 'ens', rpcUrl, registry, resolver, registrar }
+ */
 export function nsPreset (driver: string, choices: InitChoices): BackendConfig {
   switch (driver) {
-    case 'local': return defaultConfig(choices.store).ns
+    case 'local': return choices.devnet !== undefined ? { driver: 'local', path: choices.devnet.local.names } : defaultConfig(choices.store).ns
     case 'memory': return { driver: 'memory' }
-    default: throw fail('INVALID_INPUT', `no init preset for NS "${driver}"; write its settings in config.json`)
+    case 'ens': {
+      const { ethereum } = needDevnet('--ns ens', choices)
+      const { registry, resolver, registrar } = ethereum.ens
+      return { driver: 'ens', rpcUrl: ethereum.rpcUrl, registry, resolver, registrar }
+    }
+    case 'hypercore': return { driver: 'hypercore', bootstrap: needDevnet('--ns hypercore', choices).hypercore.bootstrap, timeoutMs: 10_000 }
+    case 'twirp': return service('ns', choices)
+    default: throw fail('INVALID_INPUT', `no init preset for NS "${driver}" (presets: ${nsPresets.join(', ')}); write its settings in config.json`)
   }
 }
 
-/** The config `remotelog init` writes for these choices. */
+/**
+ * Name systems for following logs of every scheme a devnet serves, keyed by address scheme.
+ * @example devnetResolvers(settings).ens // { driver: 'ens', rpcUrl, … }
+ */
+export function devnetResolvers (devnet: DevnetSettings): Record<string, BackendConfig> {
+  const choices: InitChoices = { stateDir: '', store: '', devnet }
+  return Object.fromEntries(['local', 'twirp', 'ens', 'hypercore'].map(driver => [driver, nsPreset(driver, choices)]))
+}
+
+/** An ENS label from the state dir's folder name (`/home/me/alice` → `alice`), for `--ns ens` without `--name`. */
+function labelOf (stateDir: string): string {
+  const label = basename(stateDir).toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '')
+  if (label === '') throw fail('INVALID_INPUT', `--ns ens claims <name>.eth: give --name (the state dir's name "${basename(stateDir)}" is not a usable label)`)
+  return label
+}
+
+/**
+ * The config `remotelog init` writes for these choices. Switching backend is choosing other
+ * drivers here (or editing the file), never changing code.
+ * @example
+ * initConfig({ stateDir, store, devnet: await readDevnetSettings(), cas: 'helia', ns: 'ens', name: 'alice' })
+ */
 export function initConfig (choices: InitChoices): Config {
   const base = defaultConfig(choices.store)
   const config: Config = {
     ...base,
-    cas: casPreset(choices.cas ?? 'local', choices),
-    ns: nsPreset(choices.ns ?? 'local', choices),
-    resolvers: { local: base.ns }
+    cas: casPreset(choices.cas ?? (choices.remote !== undefined ? 'twirp' : 'local'), choices),
+    ns: nsPreset(choices.ns ?? (choices.remote !== undefined ? 'twirp' : 'local'), choices),
+    resolvers: choices.devnet !== undefined ? devnetResolvers(choices.devnet) : { local: base.ns }
   }
-  if (choices.name !== undefined) config.name = choices.name
-  if (config.ns.driver === 'local') delete config.resolvers
+  if (choices.remote !== undefined) config.resolvers!.twirp = remoteConfig(choices.remote).ns
+  // Everything but the own NS's scheme; nothing left means no resolvers entry at all.
+  delete config.resolvers![config.ns.driver]
+  if (Object.keys(config.resolvers!).length === 0) delete config.resolvers
+  const name = choices.name ?? (config.ns.driver === 'ens' ? labelOf(choices.stateDir) : undefined)
+  if (name !== undefined) config.name = name
   return config
 }
 

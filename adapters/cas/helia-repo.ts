@@ -58,6 +58,9 @@ export async function startHeliaRepo (repo: string, network?: HeliaNetworkOption
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
+      // Peers on this machine are exempt from libp2p's inbound rate limit (5 connections/s per
+      // host), which otherwise resets the connections of a devnet's many local endpoints.
+      connectionManager: { allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'] },
       services: { identify: identify() }
     }))
   try {

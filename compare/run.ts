@@ -1,0 +1,101 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fail } from '../core/errors.js'
+import type { LogMode } from '../core/log-options.js'
+import { devnetAlive, readDevnetSettings, type DevnetSettings } from '../devnet/settings.js'
+import type { CompareReport } from './metrics.js'
+import { runScenario } from './scenario.js'
+
+export const NS_BACKENDS = ['local', 'twirp', 'ens', 'hypercore'] as const
+export const CAS_BACKENDS = ['local', 'helia', 'kubo', 'twirp'] as const
+
+export interface CompareOptions {
+  /** NS backends to compare. Default all four. */
+  ns?: string[]
+  /** CAS backends; each NS runs on each. Default `['local']`. */
+  cas?: string[]
+  /** A running devnet's settings (file, folder or object); default: start an embedded one. */
+  devnet?: string | DevnetSettings
+  messages?: number
+  batch?: number
+  mode?: LogMode
+  pageEntries?: number
+  messageBytes?: number
+  resolves?: number
+  catchUpPoints?: number
+  /** Progress lines. */
+  log?: (line: string) => void
+}
+
+function pick (given: string[] | undefined, known: readonly string[], fallback: string[], role: string): string[] {
+  const list = given === undefined || given.length === 0 ? fallback : given.flatMap(g => g === 'all' ? [...known] : [g])
+  for (const b of list) if (!known.includes(b)) throw fail('INVALID_INPUT', `unknown ${role} backend "${b}" (known: ${known.join(', ')}, or all)`)
+  return [...new Set(list)]
+}
+
+/**
+ * `remotelog compare`: the same scenario on each NS backend (times each CAS backend), one after
+ * another so figures do not disturb each other, on a running devnet or on an embedded one started
+ * (and stopped) here.
+ * @example
+ * const report = await runCompare({ messages: 200, batch: 20 })
+ * console.log(renderTable(report))
+ */
+export async function runCompare (options: CompareOptions = {}): Promise<CompareReport> {
+  const nsList = pick(options.ns, NS_BACKENDS, [...NS_BACKENDS], 'NS')
+  const casList = pick(options.cas, CAS_BACKENDS, ['local'], 'CAS')
+  const scenario = {
+    messages: options.messages ?? 500,
+    batch: options.batch ?? 25,
+    mode: options.mode ?? 'pointer',
+    pageEntries: options.pageEntries ?? 64,
+    messageBytes: options.messageBytes ?? 100,
+    resolves: options.resolves ?? 20
+  }
+  if (!Number.isInteger(scenario.messages) || scenario.messages < 2) throw fail('INVALID_INPUT', '--messages must be an integer of at least 2')
+  if (!Number.isInteger(scenario.batch) || scenario.batch < 1) throw fail('INVALID_INPUT', '--batch must be a positive integer')
+  if (!Number.isInteger(scenario.messageBytes) || scenario.messageBytes < 8) throw fail('INVALID_INPUT', '--size must be at least 8 bytes')
+  const log = options.log ?? (() => {})
+  const startedAt = new Date()
+  const started = performance.now()
+  const root = await mkdtemp(join(tmpdir(), 'remotelog-compare-'))
+
+  let devnet: DevnetSettings
+  let stopEmbedded: (() => Promise<void>) | undefined
+  if (options.devnet === undefined) {
+    log('starting an embedded devnet…')
+    const { startDevnet } = await import('../devnet/devnet.js')
+    const embedded = await startDevnet({ dir: join(root, 'devnet') })
+    devnet = embedded.settings
+    stopEmbedded = embedded.stop
+  } else {
+    devnet = typeof options.devnet === 'string' ? await readDevnetSettings(options.devnet) : options.devnet
+    if (!devnetAlive(devnet)) throw fail('UNAVAILABLE', `the devnet in ${devnet.dir} is not running (start it with: remotelog devnet)`)
+  }
+
+  try {
+    const report: CompareReport = {
+      version: 1,
+      startedAt: startedAt.toISOString(),
+      durationMs: 0,
+      scenario,
+      devnet: stopEmbedded !== undefined ? { embedded: true } : { embedded: false, settings: join(devnet.dir, 'devnet.json') },
+      machine: { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: availableParallelism() },
+      results: []
+    }
+    for (const cas of casList) {
+      for (const ns of nsList) {
+        log(`running ${ns}+${cas}: ${scenario.messages} messages in batches of ${scenario.batch}…`)
+        const result = await runScenario({ ...scenario, devnet, ns, cas, catchUpPoints: options.catchUpPoints, root: await mkdtemp(join(root, `${ns}-${cas}-`)), log })
+        log(result.ok ? `  done in ${result.durationMs} ms` : `  FAILED: ${result.error ?? ''}`)
+        report.results.push(result)
+      }
+    }
+    report.durationMs = Math.round(performance.now() - started)
+    return report
+  } finally {
+    await stopEmbedded?.()
+    await rm(root, { recursive: true, force: true }).catch(() => {})
+  }
+}

@@ -1,0 +1,321 @@
+import { randomBytes } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
+import { join } from 'node:path'
+import { initConfig } from '../config/presets.js'
+import type { Config } from '../config/config.js'
+import { parseAddress } from '../core/address.js'
+import type { Endpoint, SyncReport } from '../core/endpoint.js'
+import { fail, isRemoteLogError } from '../core/errors.js'
+import type { LogMode } from '../core/log-options.js'
+import type { HeadRecord } from '../core/name-system.js'
+import { keepLog } from '../devnet/control.js'
+import type { DevnetSettings } from '../devnet/settings.js'
+import { openActor, type Actor } from './actor.js'
+import type { BackendResult, GuaranteeOutcome } from './metrics.js'
+import { mean, quantile, round } from './stats.js'
+
+export interface ScenarioOptions {
+  devnet: DevnetSettings
+  ns: string
+  cas: string
+  /** Messages the writer publishes in all. */
+  messages: number
+  /** Messages per publish. */
+  batch: number
+  mode: LogMode
+  pageEntries: number
+  /** Size of each message in bytes (at least a few, for the sequence number). */
+  messageBytes: number
+  /** How many times a reader resolves the name for the resolve latency figures. */
+  resolves: number
+  /** Points of the catch-up-vs-N curve (the last is N itself). Default 4. */
+  catchUpPoints?: number
+  /** Folder for the actors' state dirs. */
+  root: string
+  /** Bound on waiting for the live follower to deliver everything. Default 30 s. */
+  timeoutMs?: number
+  log?: (line: string) => void
+}
+
+const decoder = new TextDecoder()
+
+/** The payload of message `seq`: its number, padded to the message size. */
+export function messageText (seq: number, bytes: number): string {
+  const head = `m${seq} `
+  return head + 'x'.repeat(Math.max(0, bytes - head.length))
+}
+
+/** Reads a followed log back and says what is wrong with it, if anything (order, gaps, bytes). */
+async function checkLog (endpoint: Endpoint, alias: string, length: number, bytes: number): Promise<string | undefined> {
+  let seq = 0
+  for await (const m of endpoint.read(alias)) {
+    if (m.seq !== seq) return `${alias}: expected sequence ${seq}, got ${m.seq}`
+    if (m.payload === undefined || decoder.decode(m.payload) !== messageText(seq, bytes)) return `${alias}: payload of ${seq} is not what was published`
+    seq++
+  }
+  return seq === length ? undefined : `${alias}: ${seq} messages, expected ${length}`
+}
+
+function codeOf (e: unknown): string {
+  return isRemoteLogError(e) ? e.code : 'INTERNAL'
+}
+
+/**
+ * Runs the comparison scenario on one NS + CAS combination of a running devnet: a writer publishes
+ * `messages` in batches while a live follower tracks it; readers that were offline catch up (one
+ * half-way and again at the end, one only at the end, and fresh ones at points of the catch-up
+ * curve); the writer goes offline and a new reader still catches up; then the guarantees are
+ * probed (another key's publish, the owner's rollback). Never throws: a failure is `ok: false`.
+ * @example
+ * const result = await runScenario({ devnet, ns: 'ens', cas: 'local', messages: 200, batch: 20, mode: 'pointer', pageEntries: 64, messageBytes: 100, resolves: 20, root })
+ */
+export async function runScenario (o: ScenarioOptions): Promise<BackendResult> {
+  const started = performance.now()
+  const result: BackendResult = {
+    id: `${o.ns}+${o.cas}`,
+    ns: o.ns,
+    cas: o.cas,
+    ok: false,
+    metrics: {},
+    samples: { publishMs: [], resolveMs: [], followerMs: [] },
+    catchUp: [],
+    guarantees: {},
+    details: {},
+    durationMs: 0
+  }
+  const log = (line: string): void => o.log?.(`[${result.id}] ${line}`)
+  const tag = randomBytes(3).toString('hex')
+  const config = (who: string): Config => ({
+    ...initConfig({ stateDir: join(o.root, who), store: join(o.root, 'store'), cas: o.cas, ns: o.ns, devnet: o.devnet, name: `${who}-${tag}` }),
+    log: { mode: o.mode, pageEntries: o.pageEntries }
+  })
+  const actors: Actor[] = []
+  const open = async (who: string): Promise<Actor> => {
+    const actor = await openActor(join(o.root, who), config(who))
+    actors.push(actor)
+    return actor
+  }
+  const closeActor = async (actor: Actor): Promise<void> => {
+    actors.splice(actors.indexOf(actor), 1)
+    await actor.close()
+  }
+  const stopFollowing = new AbortController()
+  // Every payload fetch of the follower's syncs listens on this signal (up to `concurrency` at once).
+  setMaxListeners(256, stopFollowing.signal)
+  let following: Promise<void> | undefined
+  const timeoutMs = o.timeoutMs ?? 30_000
+  const problems: string[] = []
+  /** What the scenario is doing, named in the error when it fails. */
+  let stage = 'opening the writer'
+  const check = async (endpoint: Endpoint, alias: string, length: number): Promise<void> => {
+    const problem = await checkLog(endpoint, alias, length, o.messageBytes)
+    if (problem !== undefined) problems.push(problem)
+  }
+
+  try {
+    const writer = await open('writer')
+    const address = await writer.endpoint.address()
+    const name = parseAddress(address).name
+    // The devnet keeps the log where the writer alone would hold it: Hypercore cores, Helia blocks.
+    const keepNeeded = o.ns === 'hypercore' || o.cas === 'helia'
+    const keep = async (): Promise<void> => {
+      if (keepNeeded) await keepLog(o.devnet.control.url, address, { pin: o.cas === 'helia', timeoutMs })
+    }
+    log(`writer at ${address}`)
+
+    const batches = Math.ceil(o.messages / o.batch)
+    const points = Math.max(1, o.catchUpPoints ?? 4)
+    const probeAt = new Set(Array.from({ length: points - 1 }, (_, k) => Math.max(1, Math.round(batches * (k + 1) / points))))
+    const halfway = Math.max(1, Math.floor(batches / 2))
+    const pending: Array<{ length: number, at: number, lag?: number }> = []
+    let follower: Actor | undefined
+    let followed = { length: 0, delivered: 0 }
+    let followerError: unknown
+    let first: HeadRecord | undefined
+    let last: HeadRecord | undefined
+    let gas = 0
+    const readerA: SyncReport[] = []
+
+    for (let b = 0; b < batches; b++) {
+      const from = b * o.batch
+      const count = Math.min(o.batch, o.messages - from)
+      stage = `publish ${b + 1}/${batches}`
+      await writer.endpoint.append(Array.from({ length: count }, (_, i) => messageText(from + i, o.messageBytes)))
+      const at = performance.now()
+      if (follower !== undefined) pending.push({ length: from + count, at })
+      const published = await writer.endpoint.publish()
+      result.samples.publishMs.push(performance.now() - at)
+      if (published === undefined) throw fail('CONFLICT', 'publish found nothing pending')
+      gas += Number(published.receipt.gasUsed ?? 0)
+      first ??= published
+      last = published
+
+      // Helia blocks reach readers only through the devnet's node, which must fetch each head
+      // from the writer before the next publish supersedes it: the writer asks it to (pin on publish).
+      if (b === 0 || o.cas === 'helia') {
+        stage = 'keeping the log on the devnet'
+        await keep()
+      }
+      if (b === 0) {
+        stage = 'starting the live follower'
+        // The follower starts once the name exists (a resolve of an unknown name may wait out a timeout).
+        const f = await open('follower')
+        follower = f
+        await f.endpoint.follow(address, 'w')
+        following = (async () => {
+          for await (const report of f.endpoint.watch('w', { signal: stopFollowing.signal, pollMs: 200 })) {
+            followed = { length: report.length, delivered: followed.delivered + report.delivered }
+            const now = performance.now()
+            for (const p of pending) if (p.lag === undefined && report.length >= p.length) p.lag = now - p.at
+          }
+        })().catch((e: unknown) => { if (!stopFollowing.signal.aborted) followerError = e })
+      }
+      if (b + 1 === halfway) {
+        stage = 'reader A, half-way'
+        // Reader A reads the first half, then goes offline until the end.
+        const a = await open('reader-a')
+        await a.endpoint.follow(address, 'w')
+        readerA.push(await a.endpoint.sync('w'))
+        await closeActor(a)
+      }
+      if (probeAt.has(b + 1)) {
+        stage = `catch-up of a fresh reader at ${from + count}`
+        await keep()
+        const probe = await open(`probe-${b + 1}`)
+        await probe.endpoint.follow(address, 'w')
+        const report = await probe.endpoint.sync('w')
+        result.catchUp.push({ messages: report.length, ms: report.ms })
+        await check(probe.endpoint, 'w', from + count)
+        await closeActor(probe)
+      }
+    }
+    log(`published ${o.messages} messages in ${batches} publishes`)
+
+    stage = 'waiting for the live follower'
+    const deadline = Date.now() + timeoutMs
+    while (followed.length < o.messages && followerError === undefined && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
+    stopFollowing.abort()
+    await following
+    if (followerError !== undefined) throw followerError
+    if (followed.length < o.messages) throw fail('TIMEOUT', `the live follower had ${followed.length} of ${o.messages} messages after ${timeoutMs} ms`)
+    result.samples.followerMs = pending.map(p => p.lag ?? Number.NaN).filter(Number.isFinite)
+    if (followed.delivered !== o.messages) problems.push(`follower: ${followed.delivered} deliveries for ${o.messages} messages`)
+    await check(follower!.endpoint, 'w', o.messages)
+
+    stage = 'reader A, back online'
+    await keep()
+    const a = await open('reader-a')
+    readerA.push(await a.endpoint.sync('w'))
+    if (readerA[0].delivered + readerA[1].delivered !== o.messages) problems.push(`reader A: ${readerA[0].delivered} + ${readerA[1].delivered} deliveries for ${o.messages} messages`)
+    await check(a.endpoint, 'w', o.messages)
+
+    stage = 'reader B, full catch-up'
+    const readerB = await open('reader-b')
+    await readerB.endpoint.follow(address, 'w')
+    const full = await readerB.endpoint.sync('w')
+    result.catchUp.push({ messages: full.length, ms: full.ms })
+    await check(readerB.endpoint, 'w', o.messages)
+    const unchanged = await readerB.endpoint.sync('w')
+    for (let i = 0; i < o.resolves; i++) {
+      const at = performance.now()
+      await readerB.endpoint.ns.resolve(name)
+      result.samples.resolveMs.push(performance.now() - at)
+    }
+
+    stage = 'writer offline, reader C'
+    // The writer goes offline; a reader that never met it catches up from what stays online.
+    const writerCounts = { ...writer.counts }
+    await closeActor(writer)
+    const readerC = await open('reader-c')
+    await readerC.endpoint.follow(address, 'w')
+    let offline: SyncReport | undefined
+    let offlineProblem: string | undefined
+    try {
+      offline = await readerC.endpoint.sync('w')
+      offlineProblem = await checkLog(readerC.endpoint, 'w', o.messages, o.messageBytes)
+    } catch (e) {
+      offlineProblem = e instanceof Error ? e.message : String(e)
+    }
+    result.guarantees.writerOffline = offlineProblem === undefined
+      ? { held: true, how: `a new reader got all ${o.messages} messages with the writer closed` }
+      : { held: false, how: offlineProblem }
+
+    stage = 'probing the guarantees'
+    result.guarantees.ownerOnlyWrites = await probeOwnerOnly(a.endpoint, name, last!, readerC.endpoint)
+    result.guarantees.rollbackRejected = await probeRollback(await open('writer'), name, first!, readerC.endpoint)
+    result.guarantees.history = problems.length === 0
+      ? { held: true, how: 'every reader got 0…N-1 in order, each once, bytes intact' }
+      : { held: false, how: problems.join('; ') }
+
+    const catchUps = [readerA[1], full, ...(offline !== undefined ? [offline] : [])]
+    result.catchUp.sort((x, y) => x.messages - y.messages)
+    result.metrics = {
+      publishP50: round(quantile(result.samples.publishMs, 0.5)),
+      publishP95: round(quantile(result.samples.publishMs, 0.95)),
+      resolveP50: round(quantile(result.samples.resolveMs, 0.5), 2),
+      resolveP95: round(quantile(result.samples.resolveMs, 0.95), 2),
+      catchUpMs: round(full.ms),
+      followerP50: round(quantile(result.samples.followerMs, 0.5)),
+      followerP95: round(quantile(result.samples.followerMs, 0.95)),
+      nsRequestsPerSync: round(mean(catchUps.map(s => s.nsRequests)), 2),
+      casRequestsPerSync: round(mean(catchUps.map(s => s.casRequests)), 2),
+      bytesMoved: writerCounts.bytesOut + full.bytes,
+      gasPerPublish: Math.round(gas / batches)
+    }
+    result.details = {
+      publishes: batches,
+      writerCasPuts: writerCounts.casPuts,
+      writerBytes: writerCounts.bytesOut,
+      writerNsPublishes: writerCounts.nsPublishes,
+      gasTotal: gas,
+      fullCatchUpCasRequests: full.casRequests,
+      fullCatchUpBytes: full.bytes,
+      unchangedSyncNsRequests: unchanged.nsRequests,
+      unchangedSyncCasRequests: unchanged.casRequests,
+      followerDeliveries: followed.delivered
+    }
+    result.ok = true
+  } catch (e) {
+    result.error = `${stage}: ${e instanceof Error ? e.message : String(e)}`
+    log(`failed: ${result.error}`)
+  } finally {
+    stopFollowing.abort()
+    await following?.catch(() => {})
+    await Promise.allSettled(actors.splice(0).map(async actor => { await actor.close() }))
+    result.durationMs = Math.round(performance.now() - started)
+  }
+  return result
+}
+
+/** Another endpoint's key tries to move the writer's name; the name must refuse and stay. */
+async function probeOwnerOnly (mallory: Endpoint, name: string, current: HeadRecord, reader: Endpoint): Promise<GuaranteeOutcome> {
+  const owner = await mallory.owner()
+  try {
+    await mallory.ns.publish(name, { head: current.head, length: current.length + 1, revision: current.revision + 10 }, owner, { previous: current.head })
+    return { held: false, how: 'another key\'s publish was accepted' }
+  } catch (e) {
+    if (!isRemoteLogError(e, 'PERMISSION')) return { held: false, how: `another key's publish failed with ${codeOf(e)}, not PERMISSION` }
+  }
+  const after = await reader.sync('w').catch((e: unknown) => e)
+  if (after instanceof Error) return { held: false, how: `the name no longer reads cleanly: ${after.message}` }
+  return { held: true, how: 'refused (PERMISSION); the name is unchanged' }
+}
+
+/** The owner re-publishes its first head; the name system or, failing that, a reader must refuse it. */
+async function probeRollback (owner: Actor, name: string, first: HeadRecord, reader: Endpoint): Promise<GuaranteeOutcome> {
+  try {
+    await owner.endpoint.ns.publish(name, { head: first.head, length: first.length, revision: first.revision }, await owner.endpoint.owner())
+  } catch (e) {
+    if (isRemoteLogError(e, 'CONFLICT')) return { held: true, how: 'refused by the name system (CONFLICT)' }
+    return { held: false, how: `the rollback publish failed with ${codeOf(e)}, not CONFLICT` }
+  } finally {
+    await owner.close()
+  }
+  try {
+    const report = await reader.sync('w')
+    return { held: false, how: `the name system accepted it and a reader followed (${report.length} messages)` }
+  } catch (e) {
+    if (isRemoteLogError(e, 'CONFLICT')) return { held: true, how: 'the name system accepted it; readers refuse it (CONFLICT)' }
+    return { held: false, how: `the name system accepted it; a reader failed with ${codeOf(e)}` }
+  }
+}
