@@ -13,6 +13,10 @@ import { registerDemo } from './commands/demo.js'
 import { registerDevnet } from './commands/devnet.js'
 import { registerServe } from './commands/serve.js'
 import { registerSeed } from './commands/seed.js'
+import { registerExport } from './commands/export.js'
+import { registerImport } from './commands/import.js'
+import { registerVerify } from './commands/verify.js'
+import { registerScrub } from './commands/scrub.js'
 
 const program = new Command('remotelog')
   .description('a remote log for data sync: messages in a content-addressed store, the newest page behind a name system')
@@ -22,7 +26,7 @@ const program = new Command('remotelog')
   .showHelpAfterError()
   .exitOverride()
 
-for (const register of [registerInit, registerAppend, registerPublish, registerAddress, registerFollow, registerSync, registerRead, registerStatus, registerDemo, registerServe, registerSeed, registerDevnet]) {
+for (const register of [registerInit, registerAppend, registerPublish, registerAddress, registerFollow, registerSync, registerRead, registerStatus, registerDemo, registerServe, registerSeed, registerDevnet, registerExport, registerImport, registerVerify, registerScrub]) {
   register(program)
 }
 

@@ -320,7 +320,7 @@ export class Endpoint {
     if (log !== undefined) {
       checkLogName(log)
       if (this.writers.has(log)) throw fail('CONFLICT', `log "${log}" is already open in this endpoint; restore before using it`)
-      if (options.key !== undefined) await this.keys.adopt(log, options.key)
+      if (options.key !== undefined) await this.keys.adopt(log, options.key, { replace: await this.unwritten(log) })
       else if (!(await this.keys.logs()).includes(log)) throw fail('INVALID_INPUT', `no key for log "${log}" here: copy keys.json from the old device, or give its key`)
     }
     const summary = await importPack(file, this.options.cas, options)
@@ -334,6 +334,13 @@ export class Endpoint {
       signal: options.signal
     })
     return { ...summary, restored }
+  }
+
+  /** True when an own log has never published nor journaled anything (its key may be replaced). */
+  private async unwritten (log: string): Promise<boolean> {
+    const storage = fileWriterStorage(join(this.options.dir, 'logs', log))
+    const state = await storage.loadState()
+    return state?.head === undefined && state?.intent === undefined && (await storage.readJournal()).length === 0
   }
 
   /** The address and current head of an own log, a followed alias or an address. */

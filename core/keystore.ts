@@ -33,14 +33,17 @@ export class Keystore {
     return Buffer.from(hex, 'hex')
   }
 
-  /** Keeps `secret` (an old device's key) as the log's key; CONFLICT if the log has another one. */
-  async adopt (log: string, secret: Uint8Array): Promise<void> {
+  /**
+   * Keeps `secret` (an old device's key) as the log's key. CONFLICT if the log has another one,
+   * unless `replace` (the caller checked that the other key never published anything).
+   */
+  async adopt (log: string, secret: Uint8Array, options: { replace?: boolean } = {}): Promise<void> {
     checkLogName(log)
     if (secret.byteLength !== 32) throw fail('INVALID_INPUT', 'a log key is 32 bytes (64 hex digits)')
     const file = await readJson<KeyFile>(this.path) ?? { logs: {} }
     const hex = Buffer.from(secret).toString('hex')
     if (file.logs[log] === hex) return
-    if (file.logs[log] !== undefined) throw fail('CONFLICT', `log "${log}" already has another key here`)
+    if (file.logs[log] !== undefined && options.replace !== true) throw fail('CONFLICT', `log "${log}" already has another key here, which has written history`)
     file.logs[log] = hex
     await writeJson(this.path, file, 0o600)
   }
