@@ -11,6 +11,8 @@ export interface PackStream {
   size: number
   /** The blocks in file order; decoding problems surface as MALFORMED. Iterate once. */
   blocks: AsyncGenerator<{ cid: CID, bytes: Uint8Array }>
+  /** Closes the file without reading on (iterating `blocks` to the end closes it too). */
+  close: () => void
 }
 
 function malformed (file: string, cause: unknown): Error {
@@ -54,5 +56,5 @@ export async function openPack (file: string, signal?: AbortSignal): Promise<Pac
       stream.destroy()
     }
   }
-  return { roots, size, blocks: blocks() }
+  return { roots, size, blocks: blocks(), close: () => { stream.destroy() } }
 }
