@@ -153,7 +153,9 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
       throw fail('NOT_FOUND', `no object ${id.toString()} in the repo and no peer connected${tried.length > 0 ? `; dialed ${tried.join(', ')}` : ''}`, { backend: BACKEND })
     }
     try {
-      return await collect(helia.blockstore.get(id, { signal: bounded }))
+      // maxProviders 0: ask only the connected peers; there is no content routing to search (and each
+      // search attempt cost more than the block transfer itself).
+      return await collect(helia.blockstore.get(id, { signal: bounded, maxProviders: 0 } as never))
     } catch (e) {
       if (signal?.aborted === true) throw fail('ABORTED', `get ${id.toString()}`, { backend: BACKEND, cause: e })
       if (timeout.aborted) {
