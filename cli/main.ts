@@ -11,6 +11,8 @@ import { registerRead } from './commands/read.js'
 import { registerStatus } from './commands/status.js'
 import { registerDemo } from './commands/demo.js'
 import { registerDevnet } from './commands/devnet.js'
+import { registerCompare } from './commands/compare.js'
+import { registerSimulate } from './commands/simulate.js'
 import { registerServe } from './commands/serve.js'
 import { registerSeed } from './commands/seed.js'
 import { registerExport } from './commands/export.js'
@@ -26,7 +28,7 @@ const program = new Command('remotelog')
   .showHelpAfterError()
   .exitOverride()
 
-for (const register of [registerInit, registerAppend, registerPublish, registerAddress, registerFollow, registerSync, registerRead, registerStatus, registerDemo, registerServe, registerSeed, registerDevnet, registerExport, registerImport, registerVerify, registerScrub]) {
+for (const register of [registerInit, registerAppend, registerPublish, registerAddress, registerFollow, registerSync, registerRead, registerStatus, registerDemo, registerServe, registerSeed, registerDevnet, registerCompare, registerSimulate, registerExport, registerImport, registerVerify, registerScrub]) {
   register(program)
 }
 

@@ -16,11 +16,13 @@ export interface ChartSpec {
   note: string
 }
 
+const DOTS = '; box: middle half, bar: median, ◇: 95th percentile, dots: every sample'
+
 export const CHARTS: readonly ChartSpec[] = [
-  { id: 'publish', title: 'Publish latency', unit: 'ms', kind: 'distribution', samples: 'publishMs', note: 'one publish = payloads and pages into the CAS, then the name moved (all publishes of the run)' },
-  { id: 'resolve', title: 'Resolve latency', unit: 'ms', kind: 'distribution', samples: 'resolveMs', note: 'a reader resolving the writer\'s name, repeated' },
+  { id: 'publish', title: 'Publish latency', unit: 'ms', kind: 'distribution', samples: 'publishMs', note: 'one publish = payloads and pages into the CAS, then the name moved (all publishes of the run)' + DOTS },
+  { id: 'resolve', title: 'Resolve latency', unit: 'ms', kind: 'distribution', samples: 'resolveMs', note: 'a reader resolving the writer\'s name, repeated' + DOTS },
   { id: 'catch-up', title: 'Catch-up time vs N', unit: 'ms', kind: 'catch-up', note: 'a fresh reader that was offline syncs the whole log of N messages' },
-  { id: 'follower', title: 'Publish → live follower', unit: 'ms', kind: 'distribution', samples: 'followerMs', note: 'from the writer calling publish until a live follower has delivered those messages' },
+  { id: 'follower', title: 'Publish → live follower', unit: 'ms', kind: 'distribution', samples: 'followerMs', note: 'from the writer calling publish until a live follower has delivered those messages' + DOTS },
   { id: 'ns-requests', title: 'NS requests per catch-up sync', unit: 'requests', kind: 'bars', metric: 'nsRequestsPerSync', note: 'mean over the offline readers\' catch-up syncs' },
   { id: 'cas-requests', title: 'CAS requests per catch-up sync', unit: 'requests', kind: 'bars', metric: 'casRequestsPerSync', note: 'mean over the offline readers\' catch-up syncs (pages + payloads)' },
   { id: 'bytes', title: 'Bytes moved', unit: 'bytes', kind: 'bars', metric: 'bytesMoved', note: 'CAS bytes the writer put plus what one full catch-up read' },

@@ -1,0 +1,83 @@
+import { formatValue } from './format.js'
+import { CHARTS, GUARANTEES, METRICS, type BackendResult, type ChartSpec, type CompareReport } from './metrics.js'
+import { PALETTE, barChart, distributionChart, escapeXml, lineChart } from './svg.js'
+
+const STYLE = `
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; margin: 24px auto; max-width: 1420px; padding: 0 16px; }
+h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 16px; margin: 0; }
+.meta { color: #555; margin: 0 0 18px; }
+table { border-collapse: collapse; margin: 8px 0 20px; font-variant-numeric: tabular-nums; }
+th, td { padding: 4px 10px; border-bottom: 1px solid #e4e4e4; text-align: right; white-space: nowrap; }
+th:first-child, td:first-child { text-align: left; }
+thead th { border-bottom: 2px solid #bbb; }
+td.yes { color: #176e2c; } td.no { color: #b00020; font-weight: 600; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(700px, 1fr)); gap: 18px; }
+figure.chart { margin: 0; padding: 12px; border: 1px solid #e4e4e4; border-radius: 6px; background: #fff; }
+figcaption p { margin: 2px 0 8px; color: #666; font-size: 12px; }
+svg { display: block; max-width: 100%; height: auto; }
+svg text { font: 11px system-ui, sans-serif; fill: #333; } svg text.tick, svg text.unit { fill: #777; } svg text.value { font-weight: 600; }
+.failed { color: #b00020; }
+`
+
+function seriesOf (results: BackendResult[]): Array<{ label: string, color: string, result: BackendResult }> {
+  return results.map((result, i) => ({ label: result.id, color: PALETTE[i % PALETTE.length], result }))
+}
+
+function chart (spec: ChartSpec, results: BackendResult[]): string {
+  const series = seriesOf(results)
+  let svg: string
+  if (spec.kind === 'distribution') {
+    svg = distributionChart(spec.title, spec.unit, series.map(s => ({ ...s, samples: s.result.samples[spec.samples!] })))
+  } else if (spec.kind === 'catch-up') {
+    svg = lineChart(spec.title, 'messages (N)', spec.unit, series.map(s => ({ ...s, points: s.result.catchUp.map(p => ({ x: p.messages, y: p.ms })) })))
+  } else {
+    svg = barChart(spec.title, spec.unit, series.map(s => ({ ...s, value: s.result.ok ? s.result.metrics[spec.metric!] : undefined })))
+  }
+  const metrics = METRICS.filter(m => m.chart === spec.id).map(m => m.key).join(' ')
+  return `<figure class="chart" data-chart="${spec.id}" data-metrics="${metrics}"><figcaption><h2>${escapeXml(spec.title)}</h2><p>${escapeXml(spec.note)}</p></figcaption>${svg}</figure>`
+}
+
+function metricsTable (results: BackendResult[]): string {
+  const head = `<thead><tr><th>metric</th>${results.map(r => `<th>${escapeXml(r.id)}</th>`).join('')}</tr></thead>`
+  const rows = METRICS.map(m => `<tr data-metric="${m.key}"><td>${escapeXml(m.label)}</td>${results.map(r => `<td>${escapeXml(r.ok ? formatValue(r.metrics[m.key], m.unit) : '—')}</td>`).join('')}</tr>`)
+  return `<table class="metrics">${head}<tbody>${rows.join('')}</tbody></table>`
+}
+
+function guaranteesTable (results: BackendResult[]): string {
+  const head = `<thead><tr><th>guarantee</th>${results.map(r => `<th>${escapeXml(r.id)}</th>`).join('')}</tr></thead>`
+  const rows = GUARANTEES.map(g => `<tr data-guarantee="${g.key}"><td title="${escapeXml(g.meaning)}">${escapeXml(g.label)}</td>${results.map(r => {
+    const o = r.guarantees[g.key]
+    if (o === undefined) return '<td>—</td>'
+    return `<td class="${o.held ? 'yes' : 'no'}" title="${escapeXml(o.how)}">${o.held ? '✓ held' : '✗ no'}</td>`
+  }).join('')}</tr>`)
+  return `<table class="guarantees">${head}<tbody>${rows.join('')}</tbody></table>`
+}
+
+/**
+ * The comparison as one self-contained HTML page: summary tables, then one inline SVG chart per
+ * metric (latency distributions per backend, catch-up time vs N, requests, bytes, gas). No script,
+ * no stylesheet or font from elsewhere; the report's JSON rides along in a data block.
+ * @example await writeFile('report.html', renderHtml(report))
+ */
+export function renderHtml (report: CompareReport): string {
+  const s = report.scenario
+  const results = report.results
+  const failures = results.filter(r => !r.ok).map(r => `<li>${escapeXml(r.id)}: ${escapeXml(r.error ?? 'failed')}</li>`).join('')
+  const data = JSON.stringify(report).replace(/</g, '\\u003c')
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>remotelog compare — ${results.length} backend combination(s)</title>
+<style>${STYLE}</style></head>
+<body>
+<h1>remotelog compare</h1>
+<p class="meta">${s.messages} messages of ${s.messageBytes} B, published in batches of ${s.batch} (${escapeXml(s.mode)} mode, ${s.pageEntries} entries per page); ${report.devnet.embedded ? 'embedded devnet' : `devnet ${escapeXml(report.devnet.settings ?? '')}`};
+Node ${escapeXml(report.machine.node)} on ${escapeXml(report.machine.platform)}, ${report.machine.cpus} CPU(s); ${escapeXml(report.startedAt)}, ${(report.durationMs / 1000).toFixed(1)} s.</p>
+${failures !== '' ? `<ul class="failed">${failures}</ul>` : ''}
+<section><h2>Figures</h2>${metricsTable(results)}</section>
+<section><h2>Guarantees</h2>${guaranteesTable(results)}</section>
+<section class="charts">${CHARTS.map(c => chart(c, results)).join('\n')}</section>
+<script type="application/json" id="report-data">${data}</script>
+</body></html>
+`
+}

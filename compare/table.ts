@@ -1,0 +1,41 @@
+import { formatValue } from './format.js'
+import { GUARANTEES, METRICS, type BackendResult, type CompareReport } from './metrics.js'
+
+const COLUMNS_PER_BLOCK = 5
+
+function pad (cells: string[][]): string {
+  const widths = cells[0].map((_, c) => Math.max(...cells.map(row => row[c].length)))
+  return cells.map(row => row.map((cell, c) => c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])).join('  ').trimEnd()).join('\n')
+}
+
+function block (results: BackendResult[]): string {
+  const rows: string[][] = [['', ...results.map(r => r.id)]]
+  for (const m of METRICS) rows.push([m.label, ...results.map(r => r.ok ? formatValue(r.metrics[m.key], m.unit) : '—')])
+  for (const g of GUARANTEES) rows.push([g.label, ...results.map(r => r.guarantees[g.key] === undefined ? '—' : r.guarantees[g.key]!.held ? 'yes' : 'NO')])
+  return pad(rows)
+}
+
+/**
+ * The comparison as a terminal table: one column per backend (in blocks that fit a terminal),
+ * one row per metric and guarantee, then the scenario and any failure.
+ * @example process.stdout.write(renderTable(report) + '\n')
+ */
+export function renderTable (report: CompareReport): string {
+  const s = report.scenario
+  const lines = [
+    `remotelog compare: ${s.messages} messages of ${s.messageBytes} B in publishes of ${s.batch} (${s.mode} mode, ${s.pageEntries} entries/page), ${report.results.length} backend combination(s), ${(report.durationMs / 1000).toFixed(1)} s`,
+    ''
+  ]
+  for (let i = 0; i < report.results.length; i += COLUMNS_PER_BLOCK) {
+    lines.push(block(report.results.slice(i, i + COLUMNS_PER_BLOCK)), '')
+  }
+  for (const r of report.results) {
+    if (!r.ok) lines.push(`${r.id} FAILED: ${r.error ?? 'unknown error'}`)
+    for (const g of GUARANTEES) {
+      const outcome = r.guarantees[g.key]
+      if (outcome !== undefined && !outcome.held) lines.push(`${r.id}: ${g.label} did not hold: ${outcome.how}`)
+    }
+  }
+  lines.push('ms: publish = until the name moved; publish→follower = from publish call to a live follower having it; req/sync = mean over catch-up syncs')
+  return lines.join('\n').trimEnd()
+}
