@@ -124,8 +124,8 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
   const gate = new SweepGate()
   let closed = false
 
+  /** Pins a block that is in the repo; pinning it again is a no-op. */
   const pin = async (id: CID, signal?: AbortSignal): Promise<void> => {
-    if (await helia.pins.isPinned(id, { signal })) return
     try {
       for await (const _ of helia.pins.add(id, { depth: 0, signal, walker: singleBlock })) { /* drain */ }
     } catch (e) {
@@ -205,7 +205,9 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
           bytes = await fetchFromPeers(id, signal)
         }
         verifyBytes(id, bytes, BACKEND)
-        if (s.pinOnGet) await pin(id, signal).catch(e => { throw wrap(e, `cannot pin ${id.toString()}`) })
+        if (s.pinOnGet && !await helia.pins.isPinned(id, { signal })) {
+          await pin(id, signal).catch(e => { throw wrap(e, `cannot pin ${id.toString()}`) })
+        }
         return bytes
       })
     },
