@@ -105,6 +105,7 @@ describe('helia CAS: bitswap between nodes on 127.0.0.1', () => {
       const ids = await Promise.all(items.map(async b => await alice.put(b)))
       expect(await bob.has(ids[0])).toBe(false)
       const got = await Promise.all(ids.map(async id => await bob.get(id)))
+      expect(bob.connectedPeers()).toEqual([alice.peerId])
       got.forEach((b, i) => expect(Buffer.from(b).equals(items[i])).toBe(true))
       expect(await bob.has(ids[0])).toBe(true)
       expect(await bob.isPinned(ids[0])).toBe(true)
@@ -165,3 +166,4 @@ describe('helia CAS: bitswap between nodes on 127.0.0.1', () => {
     }
   })
 })
+

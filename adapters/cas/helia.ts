@@ -45,6 +45,8 @@ export interface HeliaContentStore extends ContentStore {
   readonly peerId: string | undefined
   /** Addresses others can dial (each ends in `/p2p/<peerId>`); empty when offline. */
   multiaddrs (): string[]
+  /** Peer ids of the nodes connected now (empty when offline). */
+  connectedPeers (): string[]
   /** Connects to another node now, e.g. one that started after this store. */
   dial (address: string, options?: CallOptions): Promise<void>
   /** Unpins and removes the block from the repo. */
@@ -176,6 +178,7 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
     helia,
     peerId: libp2p?.peerId.toString(),
     multiaddrs: () => libp2p?.getMultiaddrs().map(String) ?? [],
+    connectedPeers: () => [...new Set(libp2p?.getConnections().map(c => c.remotePeer.toString()) ?? [])],
 
     async put (bytes, callOptions) {
       open()
