@@ -167,3 +167,22 @@ describe('helia CAS: bitswap between nodes on 127.0.0.1', () => {
   })
 })
 
+
+describe('helia CAS: closing', () => {
+  it('ends a network fetch in flight at close (UNAVAILABLE) instead of waiting out its timeout', async () => {
+    const alice = await online()
+    const bob = await online({ peers: alice.multiaddrs(), timeoutMs: 30_000 })
+    try {
+      await bob.get(await alice.put(randomBytes(10))) // connected
+      const pending = bob.get(cidOf(randomBytes(32))).then(() => undefined, (e: unknown) => e)
+      await new Promise(resolve => setTimeout(resolve, 100))
+      const started = Date.now()
+      await bob.close()
+      await expectCode(pending.then(e => { throw e }), 'UNAVAILABLE')
+      expect(Date.now() - started).toBeLessThan(5000)
+      await expectCode(bob.get(cidOf(randomBytes(32))), 'UNAVAILABLE')
+    } finally {
+      await Promise.all([alice.close(), bob.close()])
+    }
+  })
+})

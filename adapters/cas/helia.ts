@@ -125,6 +125,8 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
   void peers?.connect()
   const gate = new SweepGate()
   let closed = false
+  /** Aborts network fetches in flight when the store closes, so close() does not wait out their timeouts. */
+  const closing = new AbortController()
 
   /** Pins a block that is in the repo; pinning it again is a no-op. */
   const pin = async (id: CID, signal?: AbortSignal): Promise<void> => {
@@ -148,7 +150,7 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
       throw fail('NOT_FOUND', `no object ${id.toString()} in the repo (offline)`, { backend: BACKEND })
     }
     const timeout = AbortSignal.timeout(s.timeoutMs)
-    const bounded = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+    const bounded = AbortSignal.any(signal === undefined ? [timeout, closing.signal] : [signal, timeout, closing.signal])
     await peers.connect(bounded)
     if (libp2p.getConnections().length === 0) {
       const tried = peers.addresses.map(a => `${a}${peers.lastErrors.has(a) ? ` (${peers.lastErrors.get(a)})` : ''}`)
@@ -160,6 +162,7 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
       return await collect(helia.blockstore.get(id, { signal: bounded, maxProviders: 0 } as never))
     } catch (e) {
       if (signal?.aborted === true) throw fail('ABORTED', `get ${id.toString()}`, { backend: BACKEND, cause: e })
+      if (closing.signal.aborted) throw fail('UNAVAILABLE', `get ${id.toString()}: the store was closed`, { backend: BACKEND, cause: e })
       if (timeout.aborted) {
         throw fail('NOT_FOUND', `no object ${id.toString()} in the repo, and ${libp2p.getConnections().length} connected peer(s) did not send it within ${s.timeoutMs} ms`,
           { backend: BACKEND, cause: e, details: { timeoutMs: s.timeoutMs } })
@@ -276,6 +279,7 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
     async close () {
       if (closed) return
       closed = true
+      closing.abort()
       await gate.exclusive(async () => { await node.stop() })
     }
   }
