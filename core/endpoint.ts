@@ -275,7 +275,8 @@ export class Endpoint {
       const writer = await this.writer(own)
       if (writer.head === undefined) return
       const reader = new LogReader({ cas: this.options.cas, ns: this.options.ns, name: writer.name })
-      yield * reader.sync({ length: from }).messages
+      // The reader treats `from` as already delivered and first re-announces earlier scrubs: skip those.
+      for await (const m of reader.sync({ length: from }).messages) if (m.seq >= from) yield m
       return
     }
     await this.follows.get(aliasOrLog)

@@ -40,6 +40,7 @@ export interface PackSummary {
  * of `since - 1`: at the previous backup that page was the head, and it has been rewritten since
  * (filled, new revision), so its current version is not in the earlier pack. Older pages were
  * full then and never change, so the two packs together hold the whole chain.
+ * @example walkChain(cas, head, { from: packReach(since) })
  */
 export function packReach (since: number): number {
   return since > 0 ? since - 1 : 0

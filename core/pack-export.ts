@@ -105,12 +105,23 @@ export async function exportPack (out: string, options: ExportPackOptions): Prom
   const { writer, out: car } = CarWriter.create(roots)
   const file = createWriteStream(temp)
   const sink = pipeline(Readable.from(car), file)
-  // CarWriter.put waits until the file has taken the bytes; if the file fails, stop waiting.
-  const sinkFailed = sink.then(async () => await new Promise<never>(() => {}))
-  sinkFailed.catch(() => {})
+  // CarWriter's put and close wait until the file has taken the bytes; if the file fails they
+  // would wait forever, so the failure rejects the one wait in progress. (Not Promise.race with a
+  // long-lived promise: that adds a reaction to it per block, and memory grows with the log.)
+  let sinkError: unknown
+  let abandon: ((e: unknown) => void) | undefined
+  sink.catch(e => { sinkError = e; abandon?.(e) })
+  const wait = async (step: Promise<void>): Promise<void> => {
+    if (sinkError !== undefined) throw sinkError
+    await new Promise<void>((resolve, reject) => {
+      abandon = reject
+      step.then(resolve, reject)
+    })
+    abandon = undefined
+  }
   const put = async (cid: CID, bytes: Uint8Array): Promise<void> => {
     check.accept(cid, bytes)
-    await Promise.race([writer.put({ cid, bytes }), sinkFailed])
+    await wait(writer.put({ cid, bytes }))
     options.onProgress?.({ ...check.progress, total })
   }
 
@@ -126,7 +137,7 @@ export async function exportPack (out: string, options: ExportPackOptions): Prom
       page = next.value
     }
     const summary = check.finish()
-    await Promise.race([writer.close(), sinkFailed])
+    await wait(writer.close())
     await sink
     await rename(temp, out)
     return { ...summary, file: out, fileBytes: file.bytesWritten }

@@ -34,7 +34,10 @@ export function encodeManifest (manifest: PackManifest): Uint8Array {
 
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
 
-/** Decodes and checks a manifest block; MALFORMED when it is not one. */
+/**
+ * Decodes and checks a manifest block; MALFORMED when it is not one.
+ * @example const { since, head } = decodeManifest(bytes)
+ */
 export function decodeManifest (bytes: Uint8Array): PackManifest {
   let value: Record<string, unknown>
   try {

@@ -11,7 +11,10 @@ export interface ChainPage {
   bytes: Uint8Array
 }
 
-/** Fetches a page by id, checks that its bytes hash to the id, and decodes it. */
+/**
+ * Fetches a page by id, checks that its bytes hash to the id, and decodes it.
+ * @example const { page } = await fetchPage(cas, head)
+ */
 export async function fetchPage (cas: ContentStore, id: CID, signal?: AbortSignal): Promise<ChainPage> {
   const key = id.toString()
   const bytes = await cas.get(id, { signal })
@@ -19,7 +22,10 @@ export async function fetchPage (cas: ContentStore, id: CID, signal?: AbortSigna
   return { id, page: decodePage(bytes, `page ${key}`), bytes }
 }
 
-/** Throws MALFORMED unless `page` (the head) carries the remotelog header. */
+/**
+ * Throws MALFORMED unless `page` (the head) carries the remotelog header.
+ * @example checkHeadPage(id, decodePage(bytes))
+ */
 export function checkHeadPage (id: CID, page: Page): void {
   if (page.format === 0) throw fail('MALFORMED', `head page ${id.toString()} has no remotelog header (format 0); RFC-only logs are not supported by sync`)
 }
@@ -27,6 +33,7 @@ export function checkHeadPage (id: CID, page: Page): void {
 /**
  * Throws MALFORMED unless `older` — the page `newer.tail` names — continues the chain: a remotelog
  * page, not empty, whose sequences end exactly where `newer`'s begin (no overlap, no gap).
+ * @example checkTail({ id: headId, page: head }, { id: head.tail!, page: older })
  */
 export function checkTail (newer: { id: CID, page: Page }, older: { id: CID, page: Page }): void {
   const olderId = older.id.toString()
@@ -38,7 +45,10 @@ export function checkTail (newer: { id: CID, page: Page }, older: { id: CID, pag
   }
 }
 
-/** Throws MALFORMED when a page that does not start the log has no tail to follow. */
+/**
+ * The MALFORMED error for a page that does not start the log yet has no tail to follow.
+ * @example if (page.firstSeq! > 0 && page.tail === undefined) throw missingTail(id, page)
+ */
 export function missingTail (id: CID, page: Page): Error {
   return fail('MALFORMED', `page ${id.toString()} starts at sequence ${page.firstSeq} but has no tail: history is missing`)
 }

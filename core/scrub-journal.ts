@@ -21,7 +21,10 @@ export interface ScrubJournal {
   clear (): Promise<void>
 }
 
-/** A scrub journal in memory (for library users who hold the writer in memory too). */
+/**
+ * A scrub journal in memory (for library users who hold the writer in memory too).
+ * @example await scrub(writer, [3], { journal: memoryScrubJournal() })
+ */
 export function memoryScrubJournal (): ScrubJournal {
   let record: ScrubRecord | undefined
   return {

@@ -203,6 +203,15 @@ describe('endpoint scrub and the follower event', () => {
       expect(tomb).toEqual([3, 50, 97])
 
       expect((await alice.scrub([3])).already).toEqual([3])
+
+      // The log goes on after a scrub: new messages arrive, the tombstones stay.
+      await alice.append(['after the scrub'])
+      await alice.publish()
+      expect(await bob.sync('alice', { onScrub: e => events.push(e) })).toMatchObject({ delivered: 1, scrubbed: [] })
+      expect(events).toEqual([])
+      const own: Array<[number, boolean]> = []
+      for await (const m of alice.read('default', { from: 96 })) own.push([m.seq, m.tombstone])
+      expect(own).toEqual([[96, false], [97, true], [98, false], [99, false], [100, false]])
     } finally {
       await Promise.all([alice.close(), bob.close(), carol.close()])
     }

@@ -34,6 +34,23 @@ function render (s: ImportSummary & { restored?: RestoreResult }): string {
 
 interface ImportFlags { cas?: string, restore?: string | true, key?: string }
 
+/** One progress bar per pass (verify, then import), so the count never jumps back. */
+function phasedProgress (quiet: boolean): { update: (p: { phase: string, messages: number }) => void, stop: () => void } {
+  let phase = ''
+  let bar = progressBar('', true)
+  return {
+    update (p) {
+      if (p.phase !== phase) {
+        bar.stop()
+        phase = p.phase
+        bar = progressBar(phase, quiet)
+      }
+      bar.update(p.messages)
+    },
+    stop () { bar.stop() }
+  }
+}
+
 /** `remotelog import FILE.car [--cas …] [--restore [LOG] [--key HEX]]`: loads a pack into a CAS. */
 export function registerImport (program: Command): void {
   program.command('import')
@@ -46,13 +63,13 @@ export function registerImport (program: Command): void {
       const g = globals(command)
       const restore = options.restore === true ? 'default' : options.restore
       if (options.key !== undefined && restore === undefined) throw fail('INVALID_INPUT', '--key is only for --restore')
-      const bar = progressBar('import', g.json)
+      const bar = phasedProgress(g.json)
       try {
         if (options.cas !== undefined) {
           if (restore !== undefined) throw fail('INVALID_INPUT', '--restore continues the log in the configured CAS; drop --cas')
           const cas = await openCas(parseCas(options.cas), { stateDir: g.dir })
           try {
-            output(g, await importPack(file, cas, { onProgress: p => bar.update(p.messages) }), render)
+            output(g, await importPack(file, cas, { onProgress: p => bar.update(p) }), render)
           } finally {
             await cas.close()
           }
@@ -60,7 +77,7 @@ export function registerImport (program: Command): void {
         }
         await withEndpoint(command, async endpoint => {
           const key = options.key === undefined ? undefined : parseKey(options.key)
-          output(g, await endpoint.importPack(file, { restore, key, onProgress: p => bar.update(p.messages) }), render)
+          output(g, await endpoint.importPack(file, { restore, key, onProgress: p => bar.update(p) }), render)
         })
       } finally {
         bar.stop()

@@ -1,0 +1,105 @@
+// Pack benchmarks (issue 8): export, verify and import throughput of a 100,000-message log on the
+// local store, beside a raw copy of the same pack file (the physical bound), and the memory an
+// export holds. Usage: tsx bench/packs.ts [--messages N] [--modes inline,pointer] [--json]
+import { randomBytes } from 'node:crypto'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { localCas } from '../adapters/cas/local.js'
+import { memoryNs } from '../adapters/ns/memory.js'
+import type { LogMode } from '../core/log-options.js'
+import { exportPack } from '../core/pack-export.js'
+import { importPack } from '../core/pack-import.js'
+import { verifyPack } from '../core/pack-verify.js'
+import { openPack } from '../core/pack-read.js'
+import { mapWindow } from '../core/map-window.js'
+import { memoryWriterStorage } from '../core/writer-storage.js'
+import { LogWriter } from '../core/writer.js'
+import { report, since, type Figure } from './support.js'
+
+const MESSAGE_BYTES = 256
+const BATCH = 1000
+
+function arg (name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback
+}
+
+const messages = Number(arg('messages', '100000'))
+const modes = arg('modes', 'inline,pointer').split(',') as LogMode[]
+
+const gc = (globalThis as { gc?: () => void }).gc
+
+/** Heap bytes still in use after a full gc; NaN without --expose-gc. */
+function heapAfterGc (): number {
+  if (gc === undefined) return NaN
+  gc()
+  return process.memoryUsage().heapUsed
+}
+
+async function timed<T> (fn: () => Promise<T>): Promise<{ value: T, seconds: number }> {
+  const start = performance.now()
+  const value = await fn()
+  return { value, seconds: since(start) / 1000 }
+}
+
+async function run (mode: LogMode, dir: string): Promise<Figure[]> {
+  const source = await localCas({ path: join(dir, `${mode}-source`) })
+  const target = await localCas({ path: join(dir, `${mode}-target`) })
+  try {
+    const writer = await LogWriter.open({ cas: source, ns: memoryNs(), owner: { label: 'bench', secret: randomBytes(32) }, storage: memoryWriterStorage(), log: { mode, pageEntries: 256 } })
+    const payload = randomBytes(MESSAGE_BYTES)
+    for (let sent = 0; sent < messages; sent += BATCH) {
+      await writer.append(Array.from({ length: Math.min(BATCH, messages - sent) }, (_, i) => { const m = Buffer.from(payload); m.writeUInt32LE(sent + i); return m }))
+      await writer.publish()
+    }
+    const file = join(dir, `${mode}.car`)
+    // Timed run, then a run that samples the heap a quarter of the way and at the end (gc is slow).
+    const { seconds: exportS, value: summary } = await timed(async () => await exportPack(file, { cas: source, head: writer.head! }))
+    const base = heapAfterGc()
+    let quarter: number | undefined
+    await exportPack(`${file}.again`, { cas: source, head: writer.head!, onProgress: p => { if (quarter === undefined && p.messages >= p.total / 4) quarter = heapAfterGc() } })
+    const end = heapAfterGc()
+    const mib = (bytes: number | undefined): number => ((bytes ?? NaN) - base) / 2 ** 20
+    const mb = summary.fileBytes / 1e6
+    const { seconds: verifyS } = await timed(async () => await verifyPack(file))
+    const { seconds: importS } = await timed(async () => await importPack(file, target))
+    // The store's own bound: the same blocks put straight into a fresh store, 16 in flight as import does.
+    const blocks: Uint8Array[] = []
+    const pack = await openPack(file)
+    for await (const { bytes } of pack.blocks) blocks.push(bytes)
+    const bare = await localCas({ path: join(dir, `${mode}-bare`) })
+    const { seconds: putS } = await timed(async () => { await mapWindow(blocks, 16, async b => await bare.put(b)) })
+    await bare.close()
+    const copy = join(dir, `${mode}-copy.car`)
+    const { seconds: copyS } = await timed(async () => { await pipeline(createReadStream(file), createWriteStream(copy)) })
+    const raw = `${mode}: raw copy of the pack`
+    return [
+      { name: raw, value: mb / copyS, unit: 'MB/s' },
+      { name: `${mode}: export`, value: mb / exportS, unit: 'MB/s', baseline: raw },
+      { name: `${mode}: verify`, value: mb / verifyS, unit: 'MB/s', baseline: raw },
+      { name: `${mode}: import (verify + load)`, value: mb / importS, unit: 'MB/s', baseline: raw },
+      { name: `${mode}: export rate`, value: messages / exportS, unit: 'messages/s' },
+      { name: `${mode}: store puts of the same blocks`, value: messages / putS, unit: 'messages/s' },
+      { name: `${mode}: import rate`, value: messages / importS, unit: 'messages/s', baseline: `${mode}: store puts of the same blocks` },
+      { name: `${mode}: pack size`, value: mb, unit: 'MB' },
+      { name: `${mode}: blocks in pack`, value: summary.blocks, unit: 'blocks' },
+      { name: `${mode}: export heap held at 1/4 (after gc)`, value: mib(quarter), unit: 'MiB' },
+      { name: `${mode}: export heap held at the end (after gc)`, value: mib(end), unit: 'MiB' }
+    ]
+  } finally {
+    await source.close()
+    await target.close()
+  }
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'remotelog-bench-packs-'))
+try {
+  const figures: Figure[] = []
+  for (const mode of modes) figures.push(...await run(mode, dir))
+  report(`packs: ${messages.toLocaleString('en-US')} messages of ${MESSAGE_BYTES} B, local store, page 256 entries`, figures)
+} finally {
+  await rm(dir, { recursive: true, force: true })
+}
