@@ -20,7 +20,11 @@ type Factory<T> = (options: Record<string, unknown>, context: BackendContext) =>
 const casDrivers: Record<string, Factory<ContentStore>> = {
   memory: async () => (await import('./cas/memory.js')).memoryCas(),
   local: async (o) => await (await import('./cas/local.js')).localCas(o as never),
-  helia: async (o, c) => await (await import('./cas/helia.js')).heliaCas(o as never, c),
+  helia: async (o, c) => {
+    const store = await (await import('./cas/helia.js')).heliaCas(o as never, c)
+    // `pinService`: every put is pinned by an always-on node before it returns (see pin-service.ts).
+    return typeof o.pinService === 'string' ? (await import('./cas/pin-service.js')).withPinService(store, { url: o.pinService }) : store
+  },
   kubo: async (o) => await (await import('./cas/kubo.js')).kuboCas(o as never),
   twirp: async (o) => await (await import('./cas/twirp.js')).twirpCas(o as never)
 }

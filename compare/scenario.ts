@@ -116,10 +116,10 @@ export async function runScenario (o: ScenarioOptions): Promise<BackendResult> {
     const writer = await open('writer')
     const address = await writer.endpoint.address()
     const name = parseAddress(address).name
-    // The devnet keeps the log where the writer alone would hold it: Hypercore cores, Helia blocks.
-    const keepNeeded = o.ns === 'hypercore' || o.cas === 'helia'
+    // A Hypercore core lives with its writer: the devnet's seeder keeps a replica for when it is
+    // offline. (Helia blocks need nothing here: the devnet preset pins every put on the devnet's node.)
     const keep = async (): Promise<void> => {
-      if (keepNeeded) await keepLog(o.devnet.control.url, address, { pin: o.cas === 'helia', timeoutMs })
+      if (o.ns === 'hypercore') await keepLog(o.devnet.control.url, address, { timeoutMs })
     }
     log(`writer at ${address}`)
 
@@ -150,13 +150,9 @@ export async function runScenario (o: ScenarioOptions): Promise<BackendResult> {
       first ??= published
       last = published
 
-      // Helia blocks reach readers only through the devnet's node, which must fetch each head
-      // from the writer before the next publish supersedes it: the writer asks it to (pin on publish).
-      if (b === 0 || o.cas === 'helia') {
+      if (b === 0) {
         stage = 'keeping the log on the devnet'
         await keep()
-      }
-      if (b === 0) {
         stage = 'starting the live follower'
         // The follower starts once the name exists (a resolve of an unknown name may wait out a timeout).
         const f = await open('follower')

@@ -40,7 +40,7 @@ function needDevnet (what: string, choices: InitChoices): DevnetSettings {
 /**
  * The config of one CAS backend as `remotelog init` writes it. With a devnet, every backend points
  * at the devnet's node of that kind; `helia` runs an embedded networked node that dials the
- * devnet's always-on node.
+ * devnet's always-on node, which pins every block it puts before the put returns.
  * @example casPreset('kubo', { stateDir, store, devnet }) // { driver: 'kubo', url: 'http://127.0.0.1:…/api/v0' }
  */
 export function casPreset (driver: string, choices: InitChoices): BackendConfig {
@@ -49,7 +49,7 @@ export function casPreset (driver: string, choices: InitChoices): BackendConfig 
     case 'local': return devnet !== undefined ? { driver: 'local', path: devnet.local.blocks } : defaultConfig(choices.store).cas
     case 'memory': return { driver: 'memory' }
     case 'helia': return devnet !== undefined
-      ? { driver: 'helia', offline: false, listen: ['/ip4/127.0.0.1/tcp/0'], peers: devnet.ipfs.helia.multiaddrs, timeoutMs: 10_000 }
+      ? { driver: 'helia', offline: false, listen: ['/ip4/127.0.0.1/tcp/0'], peers: devnet.ipfs.helia.multiaddrs, pinService: devnet.control.url, timeoutMs: 10_000 }
       : { driver: 'helia' }
     case 'kubo': return { driver: 'kubo', url: devnet?.ipfs.kubo.url ?? KUBO_DEFAULT_URL, timeoutMs: 10_000 }
     case 'twirp': return service('cas', choices)

@@ -20,6 +20,8 @@ export interface KeepRequest {
 export interface ControlHandlers {
   status: () => unknown
   keep: (request: KeepRequest, signal: AbortSignal) => Promise<KeepResult>
+  /** Fetches one block from `origins` and pins it on the devnet's Helia node. */
+  pin: (cid: string, origins: string[], signal: AbortSignal) => Promise<void>
 }
 
 const MAX_BODY = 64 * 1024
@@ -47,9 +49,11 @@ function send (response: ServerResponse, status: number, value: unknown): void {
 }
 
 /**
- * The devnet's control API on 127.0.0.1: `GET /status` (the settings) and `POST /keep`
+ * The devnet's control API on 127.0.0.1: `GET /status` (the settings), `POST /keep`
  * (`{ "address": "hypercore:…", "pin": true }`: the devnet seeds / pins the log so readers get it
- * while its writer is offline). Errors answer `{ error: { code, message } }`.
+ * while its writer is offline) and `POST /pins` (`{ "cid", "origins" }`: the Helia node fetches
+ * and pins one block, as the IPFS Pinning Service API's call does). Errors answer
+ * `{ error: { code, message } }`.
  * @example
  * const control = await startControlServer({ status: () => settings, keep })
  * await keepLog(control.url, 'hypercore:yuq…')
@@ -67,7 +71,14 @@ export async function startControlServer (handlers: ControlHandlers, port = 0): 
           if (typeof input?.address !== 'string') throw fail('INVALID_INPUT', 'POST /keep needs { "address": "<scheme>:<name>" }')
           return send(response, 200, await handlers.keep({ address: input.address, pin: input.pin === true }, controller.signal))
         }
-        send(response, 404, { error: { code: 'NOT_FOUND', message: `no route ${request.method ?? ''} ${request.url ?? ''} (GET /status, POST /keep)` } })
+        if (request.method === 'POST' && request.url === '/pins') {
+          const input = await body(request) as { cid?: unknown, origins?: unknown }
+          const origins = Array.isArray(input?.origins) ? input.origins.filter((o): o is string => typeof o === 'string') : []
+          if (typeof input?.cid !== 'string') throw fail('INVALID_INPUT', 'POST /pins needs { "cid": "bafk…", "origins": ["/ip4/…/p2p/…"] }')
+          await handlers.pin(input.cid, origins, controller.signal)
+          return send(response, 200, { cid: input.cid, status: 'pinned' })
+        }
+        send(response, 404, { error: { code: 'NOT_FOUND', message: `no route ${request.method ?? ''} ${request.url ?? ''} (GET /status, POST /keep, POST /pins)` } })
       } catch (e) {
         const code = isRemoteLogError(e) ? e.code : 'UNAVAILABLE'
         send(response, STATUS[code] ?? 400, { error: { code, message: e instanceof Error ? e.message : String(e) } })

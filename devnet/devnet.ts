@@ -139,7 +139,8 @@ export async function startDevnet (options: DevnetOptions): Promise<Devnet> {
       }
       return result
     }
-    const control = started(await startControlServer({ status: () => settings, keep }), async c => { await c.close() })
+    const pin = async (cid: string, origins: string[], signal: AbortSignal): Promise<void> => { await pinner.pin(cid, origins, { signal }) }
+    const control = started(await startControlServer({ status: () => settings, keep, pin }), async c => { await c.close() })
     settings.control.url = control.url
     await writeJson(file, settings)
     log(`settings written to ${file}`)

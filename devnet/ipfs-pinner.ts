@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import type { HeliaWithLibp2p } from '@helia/libp2p'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { heliaCas, type HeliaContentStore } from '../adapters/cas/helia.js'
 import { openNs, type BackendConfig } from '../adapters/registry.js'
@@ -7,6 +8,7 @@ import { readJson, writeJson } from '../core/atomic-json.js'
 import { fail, isRemoteLogError } from '../core/errors.js'
 import { Mutex } from '../core/mutex.js'
 import type { NameSystem } from '../core/name-system.js'
+import { toCid } from '../core/ids.js'
 import { LogReader, type Cursor } from '../core/reader.js'
 
 export interface IpfsPinnerOptions {
@@ -41,6 +43,11 @@ export interface IpfsPinner {
    * e.g. the writer's node), then keeps following it: each new head is pinned as it appears.
    */
   keep (address: string, options?: { signal?: AbortSignal }): Promise<PinnedLog>
+  /**
+   * Fetches one block from `origins` (dialed unless connected; the node that put it) and pins it.
+   * This is how `withPinService` stores have every block pinned here before their name moves.
+   */
+  pin (cid: string, origins: string[], options?: { signal?: AbortSignal }): Promise<void>
   kept (): string[]
   close (): Promise<void>
 }
@@ -148,6 +155,14 @@ export async function startIpfsPinner (options: IpfsPinnerOptions): Promise<Ipfs
       const t = await track(address, { length: 0 })
       await refresh(t, keepOptions.signal)
       return { address: t.address, length: t.cursor.length, head: t.cursor.head }
+    },
+    async pin (cid, origins, pinOptions = {}) {
+      if (stopping.signal.aborted) throw fail('UNAVAILABLE', 'the devnet IPFS node is stopping', { backend: 'helia' })
+      const id = toCid(cid)
+      const connected = new Set((store.helia as HeliaWithLibp2p).libp2p.getConnections().map(c => c.remotePeer.toString()))
+      const reachable = origins.some(o => connected.has(o.split('/p2p/').at(-1) ?? ''))
+      if (!reachable) await Promise.allSettled(origins.map(async o => { await store.dial(o, pinOptions) }))
+      await store.get(id, pinOptions)
     },
     kept: () => [...tracked.keys()],
     async close () {

@@ -120,7 +120,9 @@ export async function runSimulation (options: SimulateOptions = {}): Promise<Sim
     }
     const tag = Math.floor(random() * 0xffffff).toString(16)
     const keep = async (node: Node): Promise<void> => {
-      if (devnet !== undefined && (ns === 'hypercore' || cas === 'helia')) await keepLog(devnet.control.url, node.address, { pin: cas === 'helia' })
+      // Hypercore cores live with their writer: the devnet's seeder keeps a replica. Helia blocks
+      // are pinned on the devnet's node by every put already (the preset's pin service).
+      if (devnet !== undefined && ns === 'hypercore') await keepLog(devnet.control.url, node.address)
     }
     const online = async (node: Node): Promise<Actor> => {
       if (node.actor === undefined) {
