@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { openEndpoint } from '../config/open-endpoint.js'
@@ -57,6 +57,15 @@ describe('restoring a log on a new device from a pack', () => {
         expect(texts.slice(0, 2)).toEqual(['a0', 'a1'])
         expect(texts.slice(99, 101)).toEqual(['a99', 'b0'])
         expect(texts[120]).toBe('from the phone')
+
+        // A follower can back the log up too, by alias or by address: the same pack as the writer's.
+        const byWriter = await phone.exportPack('log:default', join(root, 'w.car'))
+        const byAlias = await bob.exportPack('alice', join(root, 'a.car'))
+        const byAddress = await bob.exportPack(backup.address, join(root, 'b.car'))
+        expect(byAlias).toMatchObject({ head: byWriter.head, length: 121, address: backup.address })
+        expect(Buffer.compare(await readFile(join(root, 'a.car')), await readFile(join(root, 'w.car')))).toBe(0)
+        expect(Buffer.compare(await readFile(join(root, 'b.car')), await readFile(join(root, 'w.car')))).toBe(0)
+        await expect(bob.exportPack('nobody', join(root, 'n.car'))).rejects.toMatchObject({ code: 'NOT_FOUND' })
       } finally {
         await bob.close()
       }
