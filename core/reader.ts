@@ -111,15 +111,9 @@ export class LogReader {
     for (const seq of scrubbedNow) yield { seq, localHash: new Uint8Array(0), tombstone: true }
 
     let delivered = 0
-    for (const ref of chain) {
-      const key = ref.id.toString()
-      const page = decodePage(cache.get(key) ?? await this.fetchBytes(ref.id, signal), `page ${key}`)
-      if (page.firstSeq !== ref.firstSeq || page.entries.length !== ref.count) throw fail('INTEGRITY', `page ${key} changed between two reads`)
-      const wanted = page.entries.filter(e => e.seq >= cursor.length)
-      for await (const message of this.deliver(wanted, signal)) {
-        delivered++
-        yield message
-      }
+    for await (const message of this.deliver(this.entries(chain, cursor.length, cache, signal), signal)) {
+      delivered++
+      yield message
     }
     const length = head.length!
     return {
@@ -182,18 +176,36 @@ export class LogReader {
   }
 
   /** Yields entries in order, fetching pointer payloads with at most `concurrency` in flight. */
-  private async * deliver (entries: Entry[], signal?: AbortSignal): AsyncGenerator<Message> {
-    const inFlight: Array<Promise<Message>> = []
-    let next = 0
-    const start = (): void => {
-      const fetching = this.toMessage(entries[next++], signal)
-      fetching.catch(() => {}) // awaited in order below; this only keeps an abandoned fetch from going unhandled
-      inFlight.push(fetching)
+  /** The chain's entries from `from` on, oldest first, decoding (and if needed re-fetching) one page at a time. */
+  private async * entries (chain: PageRef[], from: number, cache: PageCache, signal?: AbortSignal): AsyncGenerator<Entry> {
+    for (const ref of chain) {
+      const key = ref.id.toString()
+      const page = decodePage(cache.get(key) ?? await this.fetchBytes(ref.id, signal), `page ${key}`)
+      if (page.firstSeq !== ref.firstSeq || page.entries.length !== ref.count) throw fail('INTEGRITY', `page ${key} changed between two reads`)
+      for (const entry of page.entries) if (entry.seq >= from) yield entry
     }
-    while (next < entries.length && inFlight.length < this.concurrency) start()
+  }
+
+  /**
+   * Yields entries as messages in order, with up to `concurrency` payload fetches in flight; the
+   * window runs across page boundaries, so the next page is read while payloads still arrive.
+   */
+  private async * deliver (entries: AsyncIterator<Entry>, signal?: AbortSignal): AsyncGenerator<Message> {
+    const inFlight: Array<Promise<Message>> = []
+    let exhausted = false
+    const fill = async (): Promise<void> => {
+      while (!exhausted && inFlight.length < this.concurrency) {
+        const next = await entries.next()
+        if (next.done === true) { exhausted = true; return }
+        const fetching = this.toMessage(next.value, signal)
+        fetching.catch(() => {}) // awaited in order below; this only keeps an abandoned fetch from going unhandled
+        inFlight.push(fetching)
+      }
+    }
+    await fill()
     while (inFlight.length > 0) {
       const message = await inFlight.shift()!
-      if (next < entries.length) start()
+      await fill()
       yield message
     }
   }
