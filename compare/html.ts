@@ -7,10 +7,11 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: 
 h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 16px; margin: 0; }
 .meta { color: #555; margin: 0 0 18px; }
 table { border-collapse: collapse; margin: 8px 0 20px; font-variant-numeric: tabular-nums; }
-th, td { padding: 4px 10px; border-bottom: 1px solid #e4e4e4; text-align: right; white-space: nowrap; }
+th, td { padding: 3px 9px; border-bottom: 1px solid #e4e4e4; text-align: right; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
-thead th { border-bottom: 2px solid #bbb; }
+thead th { border-bottom: 2px solid #bbb; white-space: normal; vertical-align: bottom; max-width: 90px; }
 td.yes { color: #176e2c; } td.no { color: #b00020; font-weight: 600; }
+.tables { display: flex; flex-wrap: wrap; gap: 0 32px; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(700px, 1fr)); gap: 18px; }
 figure.chart { margin: 0; padding: 12px; border: 1px solid #e4e4e4; border-radius: 6px; background: #fff; }
 figcaption p { margin: 2px 0 8px; color: #666; font-size: 12px; }
@@ -37,15 +38,16 @@ function chart (spec: ChartSpec, results: BackendResult[]): string {
   return `<figure class="chart" data-chart="${spec.id}" data-metrics="${metrics}"><figcaption><h2>${escapeXml(spec.title)}</h2><p>${escapeXml(spec.note)}</p></figcaption>${svg}</figure>`
 }
 
+/** One row per backend, one column per metric: reads well for 1 to 16+ backends. */
 function metricsTable (results: BackendResult[]): string {
-  const head = `<thead><tr><th>metric</th>${results.map(r => `<th>${escapeXml(r.id)}</th>`).join('')}</tr></thead>`
-  const rows = METRICS.map(m => `<tr data-metric="${m.key}"><td>${escapeXml(m.label)}</td>${results.map(r => `<td>${escapeXml(r.ok ? formatValue(r.metrics[m.key], m.unit) : '—')}</td>`).join('')}</tr>`)
+  const head = `<thead><tr><th>backend (ns+cas)</th>${METRICS.map(m => `<th data-metric="${m.key}">${escapeXml(m.label).replace('→', '→<wbr>')}</th>`).join('')}</tr></thead>`
+  const rows = results.map(r => `<tr data-backend="${escapeXml(r.id)}"><td>${escapeXml(r.id)}</td>${METRICS.map(m => `<td>${escapeXml(r.ok ? formatValue(r.metrics[m.key], m.unit) : '—')}</td>`).join('')}</tr>`)
   return `<table class="metrics">${head}<tbody>${rows.join('')}</tbody></table>`
 }
 
 function guaranteesTable (results: BackendResult[]): string {
-  const head = `<thead><tr><th>guarantee</th>${results.map(r => `<th>${escapeXml(r.id)}</th>`).join('')}</tr></thead>`
-  const rows = GUARANTEES.map(g => `<tr data-guarantee="${g.key}"><td title="${escapeXml(g.meaning)}">${escapeXml(g.label)}</td>${results.map(r => {
+  const head = `<thead><tr><th>backend (ns+cas)</th>${GUARANTEES.map(g => `<th data-guarantee="${g.key}" title="${escapeXml(g.meaning)}">${escapeXml(g.label)}</th>`).join('')}</tr></thead>`
+  const rows = results.map(r => `<tr data-backend="${escapeXml(r.id)}"><td>${escapeXml(r.id)}</td>${GUARANTEES.map(g => {
     const o = r.guarantees[g.key]
     if (o === undefined) return '<td>—</td>'
     return `<td class="${o.held ? 'yes' : 'no'}" title="${escapeXml(o.how)}">${o.held ? '✓ held' : '✗ no'}</td>`
@@ -74,8 +76,8 @@ export function renderHtml (report: CompareReport): string {
 <p class="meta">${s.messages} messages of ${s.messageBytes} B, published in batches of ${s.batch} (${escapeXml(s.mode)} mode, ${s.pageEntries} entries per page); ${report.devnet.embedded ? 'embedded devnet' : `devnet ${escapeXml(report.devnet.settings ?? '')}`};
 Node ${escapeXml(report.machine.node)} on ${escapeXml(report.machine.platform)}, ${report.machine.cpus} CPU(s); ${escapeXml(report.startedAt)}, ${(report.durationMs / 1000).toFixed(1)} s.</p>
 ${failures !== '' ? `<ul class="failed">${failures}</ul>` : ''}
-<section><h2>Figures</h2>${metricsTable(results)}</section>
-<section><h2>Guarantees</h2>${guaranteesTable(results)}</section>
+<div class="tables"><section><h2>Figures</h2>${metricsTable(results)}</section>
+<section><h2>Guarantees</h2>${guaranteesTable(results)}</section></div>
 <section class="charts">${CHARTS.map(c => chart(c, results)).join('\n')}</section>
 <script type="application/json" id="report-data">${data}</script>
 </body></html>

@@ -1,7 +1,7 @@
 import { formatValue } from './format.js'
 import { GUARANTEES, METRICS, type BackendResult, type CompareReport } from './metrics.js'
 
-const COLUMNS_PER_BLOCK = 5
+const COLUMNS_PER_BLOCK = 6
 
 function pad (cells: string[][]): string {
   const widths = cells[0].map((_, c) => Math.max(...cells.map(row => row[c].length)))
@@ -26,9 +26,12 @@ export function renderTable (report: CompareReport): string {
     `remotelog compare: ${s.messages} messages of ${s.messageBytes} B in publishes of ${s.batch} (${s.mode} mode, ${s.pageEntries} entries/page), ${report.results.length} backend combination(s), ${(report.durationMs / 1000).toFixed(1)} s`,
     ''
   ]
-  for (let i = 0; i < report.results.length; i += COLUMNS_PER_BLOCK) {
-    lines.push(block(report.results.slice(i, i + COLUMNS_PER_BLOCK)), '')
-  }
+  // One block per CAS backend when several were compared, else blocks that fit a terminal.
+  const byCas = [...new Set(report.results.map(r => r.cas))].map(cas => report.results.filter(r => r.cas === cas))
+  const blocks = byCas.length > 1 && byCas.every(b => b.length <= COLUMNS_PER_BLOCK)
+    ? byCas
+    : Array.from({ length: Math.ceil(report.results.length / COLUMNS_PER_BLOCK) }, (_, i) => report.results.slice(i * COLUMNS_PER_BLOCK, (i + 1) * COLUMNS_PER_BLOCK))
+  for (const results of blocks) lines.push(block(results), '')
   for (const r of report.results) {
     if (!r.ok) lines.push(`${r.id} FAILED: ${r.error ?? 'unknown error'}`)
     for (const g of GUARANTEES) {

@@ -85,8 +85,10 @@ describe('remotelog compare on a running devnet', () => {
         expect(chart.height).toBeGreaterThan(100)
         expect(chart.marks).toBeGreaterThan(report.results.length)
       }
-      const rows = await page.$$eval('table.metrics tbody tr', trs => trs.map(tr => tr.getAttribute('data-metric')))
-      expect(rows).toEqual(METRICS.map(m => m.key))
+      const columns = await page.$$eval('table.metrics thead th[data-metric]', ths => ths.map(th => th.getAttribute('data-metric')))
+      expect(columns).toEqual(METRICS.map(m => m.key))
+      const rows = await page.$$eval('table.metrics tbody tr', trs => trs.map(tr => tr.getAttribute('data-backend')))
+      expect(rows).toEqual(report.results.map(r => r.id))
       expect(errors).toEqual([])
       expect(requests.filter(u => !u.startsWith('file:') && !u.startsWith('data:'))).toEqual([]) // self-contained
     } finally {
