@@ -9,12 +9,17 @@ export class PageCache {
     return this.pages.get(id)
   }
 
-  set (id: string, page: Uint8Array): void {
-    if (page.byteLength > this.budget || this.pages.has(id)) return
+  private readonly kept = new Set<string>()
+
+  /** Keeps `page` while the budget allows; a `keep` page (the head) stays whatever the budget. */
+  set (id: string, page: Uint8Array, keep = false): void {
+    if (keep) this.kept.add(id)
+    if ((page.byteLength > this.budget && !keep) || this.pages.has(id)) return
     this.pages.set(id, page)
     this.bytes += page.byteLength
     for (const [key, value] of this.pages) {
       if (this.bytes <= this.budget) break
+      if (this.kept.has(key)) continue
       this.pages.delete(key)
       this.bytes -= value.byteLength
     }

@@ -12,6 +12,7 @@ export interface PageHeader {
   revision?: number
   tail?: CID
   scrubbed: number[]
+  logId?: Uint8Array
 }
 
 /**
@@ -43,6 +44,7 @@ export function decodePageHeader (bytes: Uint8Array, where = 'page'): PageHeader
             while (packed.pos < packed.len) header.scrubbed.push(Number(packed.uint64()))
           } else header.scrubbed.push(Number(reader.uint64()))
           break
+        case 9: { const id = reader.bytes(); if (id.byteLength > 0) header.logId = id; break }
         default: reader.skip(wire, field)
       }
     }

@@ -35,6 +35,8 @@ export interface Page {
   length?: number
   revision?: number
   scrubbed: number[]
+  /** Random id of the log the page belongs to. */
+  logId?: Uint8Array
 }
 
 function toNumber (n: bigint, what: string): number {
@@ -76,7 +78,8 @@ export function encodePage (page: Page): Uint8Array {
     count: page.entries.length,
     length: BigInt(page.length ?? 0),
     revision: BigInt(page.revision ?? 0),
-    scrubbed: page.scrubbed.map(BigInt)
+    scrubbed: page.scrubbed.map(BigInt),
+    logId: page.logId
   })
   return Buffer.concat([pairs.finish(), toBinary(RemoteLogSchema, rest)])
 }
@@ -121,6 +124,7 @@ export function decodePage (bytes: Uint8Array, where = 'page'): Page {
   })
   const page: Page = { format, firstSeq, entries, scrubbed: message.scrubbed.map(s => toNumber(s, 'scrubbed')) }
   if (message.tail.byteLength > 0) page.tail = toCid(message.tail)
+  if (message.logId.byteLength > 0) page.logId = message.logId
   if (format >= 1) {
     page.length = toNumber(message.length, 'length')
     page.revision = toNumber(message.revision, 'revision')

@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import type { ContentStore } from './content-store.js'
-import { fail } from './errors.js'
+import { fail, isRemoteLogError } from './errors.js'
 import { cidOf } from './ids.js'
 import type { NameSystem, ResolvedHead } from './name-system.js'
 import { decodePage, equalBytes, type Entry } from './page.js'
@@ -96,12 +96,24 @@ export class LogReader {
 
   private async * run (cursor: Cursor, signal?: AbortSignal): AsyncGenerator<Message, SyncOutcome> {
     const { ns, name } = this.options
-    const resolved = await ns.resolve(name, { signal })
-    if (cursor.head !== undefined && resolved.head.toString() === cursor.head) {
-      return { cursor, changed: false, delivered: 0, scrubbedNow: [] }
+    // A writer deletes the head page it replaces: a head that vanished between resolve and get
+    // means the name moved on, so resolve again (a missing page elsewhere is an error at once).
+    let resolved: ResolvedHead
+    let headBytes: Uint8Array
+    for (let attempt = 1; ; attempt++) {
+      resolved = await ns.resolve(name, { signal })
+      if (cursor.head !== undefined && resolved.head.toString() === cursor.head) {
+        return { cursor, changed: false, delivered: 0, scrubbedNow: [] }
+      }
+      try {
+        headBytes = await this.fetchBytes(resolved.head, signal)
+        break
+      } catch (e) {
+        if (attempt >= 3 || !isRemoteLogError(e, 'NOT_FOUND')) throw e
+      }
     }
     const cache = new PageCache(this.pageCacheBytes)
-    const head = await this.fetchHeader(resolved.head, cache, signal)
+    const head = decodePageHeader(headBytes, `page ${resolved.head.toString()}`)
     if (head.format === 0) throw fail('MALFORMED', `head page ${resolved.head.toString()} has no remotelog header (format 0); RFC-only logs are not supported by sync`)
     this.checkHead(resolved, head, cursor)
 
@@ -111,6 +123,7 @@ export class LogReader {
     for (const seq of scrubbedNow) yield { seq, localHash: new Uint8Array(0), tombstone: true }
 
     let delivered = 0
+    cache.set(resolved.head.toString(), headBytes, true)
     for await (const message of this.deliver(this.entries(chain, cursor.length, cache, signal), signal)) {
       delivered++
       yield message
@@ -146,6 +159,9 @@ export class LogReader {
       }
       const older = await this.fetchHeader(page.tail, cache, signal)
       if (older.format === 0) throw fail('MALFORMED', `page ${page.tail.toString()} has no remotelog header`)
+      if (head.logId !== undefined && (older.logId === undefined || !equalBytes(older.logId, head.logId))) {
+        throw fail('MALFORMED', `page ${page.tail.toString()} belongs to another log than head ${headId.toString()}`)
+      }
       if (older.count === 0) throw fail('MALFORMED', `page ${page.tail.toString()} is an empty non-head page`)
       if (older.length !== page.firstSeq) {
         const what = older.length! > page.firstSeq! ? 'overlaps' : 'leaves a gap before'

@@ -147,7 +147,8 @@ async function rewritePages (cas: ContentStore, head: CID, fresh: number[], revi
       tail: i === affected.length - 1 ? page.tail : tail,
       length: page.length,
       revision,
-      scrubbed: i === 0 ? all : []
+      scrubbed: i === 0 ? all : [],
+      logId: page.logId
     }), { signal })
   }
   return {

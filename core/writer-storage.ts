@@ -11,6 +11,8 @@ export interface WriterState {
   head?: string
   /** Sequence numbers scrubbed so far. */
   scrubbed: number[]
+  /** The log's random id (hex), written on every page; taken from the head page when absent. */
+  logId?: string
   /** A publish whose pages are in the CAS but whose NS update may not have happened yet. */
   intent?: { head: string, length: number, revision: number }
 }

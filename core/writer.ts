@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
 import type { ContentStore } from './content-store.js'
 import { crashPoint } from './crash-point.js'
@@ -39,7 +40,7 @@ export interface WriterOptions {
   log?: Partial<LogOptions>
 }
 
-interface HeadPage { firstSeq: number, entries: Entry[], tail?: CID }
+interface HeadPage { firstSeq: number, entries: Entry[], tail?: CID, logId?: Uint8Array }
 
 const encoder = new TextEncoder()
 
@@ -86,6 +87,7 @@ export class LogWriter {
     const state = await deps.storage.loadState() ?? { revision: 0, length: 0, scrubbed: [] }
     const committed = state.intent !== undefined ? state.intent.head : state.head
     const headPage = committed === undefined ? { firstSeq: 0, entries: [] } : await loadHeadPage(deps.cas, committed)
+    state.logId ??= headPage.logId !== undefined ? Buffer.from(headPage.logId).toString('hex') : randomBytes(16).toString('hex')
     const journal = await deps.storage.readJournal()
     const writer = new LogWriter(deps, name, state, headPage, journal)
     if (state.intent !== undefined) await writer.lock.run(async () => { await writer.finishIntent() })
@@ -119,9 +121,11 @@ export class LogWriter {
       if (this.state.intent !== undefined) await this.finishIntent()
       if (this.pending.length === 0) return undefined
       const published = this.pending.length
-      const { head, pages, headPage } = await this.writePages(this.pending)
+      const superseded = this.state.head
+      const { head, pages, headPage, written } = await this.writePages(this.pending)
       const record = { head, length: this.state.length + published, revision: this.state.revision + 1 }
       const receipt = await this.commit(record, headPage)
+      if (superseded !== undefined && !written.has(superseded)) await this.dropSuperseded(toCid(superseded))
       return { ...record, published, pages, receipt }
     })
   }
@@ -173,8 +177,20 @@ export class LogWriter {
     return receipt
   }
 
-  /** Puts payloads (pointer/hybrid), full pages and the new head page; returns the head's id. */
-  private async writePages (entries: StoredEntry[]): Promise<{ head: CID, pages: number, headPage: HeadPage }> {
+  /**
+   * Deletes the head page a publish replaced (its entries live on in the new pages), so a log
+   * published one message at a time does not leave a copy of its head per message behind. Pages
+   * carry the log's id, so no other log references it. A reader that resolved the old head just
+   * before re-resolves when the page is gone. Best effort: a leftover page is only wasted space.
+   */
+  private async dropSuperseded (id: CID): Promise<void> {
+    const { cas } = this.deps
+    if (!cas.capabilities.delete || cas.delete === undefined) return
+    await cas.delete(id).catch(() => {})
+  }
+
+  /** Puts payloads (pointer/hybrid), full pages and the new head page; returns the head's id and every page id written. */
+  private async writePages (entries: StoredEntry[]): Promise<{ head: CID, pages: number, headPage: HeadPage, written: Set<string> }> {
     const { cas } = this.deps
     const o = this.options
     const length = this.state.length + entries.length
@@ -196,6 +212,8 @@ export class LogWriter {
       ? list
       : list.map(e => e.seq < inlineFrom && e.remoteHash !== undefined && e.data !== undefined ? { ...e, data: undefined } : e)
 
+    const logId = Buffer.from(this.state.logId!, 'hex')
+    const written = new Set<string>()
     let page: HeadPage = { ...this.headPage, entries: [...this.headPage.entries] }
     let size = headerBytes(this.state.scrubbed.length) + page.entries.reduce((n, e) => n + entryBytes(e), 0)
     let pages = 1
@@ -203,8 +221,10 @@ export class LogWriter {
       const entry = toEntry(entries[i], i)
       const bytes = entryBytes(entry)
       if (page.entries.length > 0 && (page.entries.length >= o.pageEntries || size + bytes > o.pageBytes)) {
-        const full = encodePage({ format: PAGE_FORMAT, firstSeq: page.firstSeq, entries: stripOld(page.entries), tail: page.tail, length: page.firstSeq + page.entries.length, revision, scrubbed: [] })
-        page = { firstSeq: entry.seq, entries: [], tail: await cas.put(full) }
+        const full = encodePage({ format: PAGE_FORMAT, firstSeq: page.firstSeq, entries: stripOld(page.entries), tail: page.tail, length: page.firstSeq + page.entries.length, revision, scrubbed: [], logId })
+        const tail = await cas.put(full)
+        written.add(tail.toString())
+        page = { firstSeq: entry.seq, entries: [], tail }
         size = headerBytes(this.state.scrubbed.length)
         pages++
       }
@@ -212,13 +232,14 @@ export class LogWriter {
       size += bytes
     }
     page.entries = stripOld(page.entries)
-    const head = await cas.put(encodePage({ format: PAGE_FORMAT, firstSeq: page.firstSeq, entries: page.entries, tail: page.tail, length, revision, scrubbed: this.state.scrubbed }))
+    const head = await cas.put(encodePage({ format: PAGE_FORMAT, firstSeq: page.firstSeq, entries: page.entries, tail: page.tail, length, revision, scrubbed: this.state.scrubbed, logId }))
+    written.add(head.toString())
     crashPoint('after-cas')
-    return { head, pages, headPage: page }
+    return { head, pages, headPage: page, written }
   }
 }
 
 async function loadHeadPage (cas: ContentStore, head: string): Promise<HeadPage> {
   const page = decodePage(await cas.get(toCid(head)), `head page ${head}`)
-  return { firstSeq: page.firstSeq ?? 0, entries: page.entries, tail: page.tail }
+  return { firstSeq: page.firstSeq ?? 0, entries: page.entries, tail: page.tail, logId: page.logId }
 }

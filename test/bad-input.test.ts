@@ -197,3 +197,17 @@ describe('a name system record is checked on publish and again on resolve', () =
     await expectCode(readerNs.resolve(name), 'CONFLICT')
   })
 })
+
+describe('pages of another log', () => {
+  it('a chain whose tail leads into another log is rejected (MALFORMED)', async () => {
+    const cas = memoryCas()
+    const ns = memoryNs()
+    const data = (i: number): Entry[] => entries(i, 4)
+    const other = await cas.put(encodePage({ format: PAGE_FORMAT, firstSeq: 0, entries: data(0), length: 4, revision: 1, scrubbed: [], logId: Buffer.alloc(16, 2) }))
+    const head = await cas.put(encodePage({ format: PAGE_FORMAT, firstSeq: 4, entries: data(4), tail: other, length: 8, revision: 1, scrubbed: [], logId: Buffer.alloc(16, 1) }))
+    const name = await point(ns, owner(), head, 8)
+    const { delivered, done } = await syncExpectingError(cas, ns, name)
+    expect(delivered).toHaveLength(0)
+    await expect(done).rejects.toThrow(/belongs to another log/)
+  })
+})

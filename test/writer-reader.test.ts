@@ -103,3 +103,34 @@ describe('page rotation', () => {
     expect(head.tail).toBeDefined()
   })
 })
+
+describe('superseded head pages', () => {
+  it('are deleted after each publish, so one-message publishes leave no copies behind', async () => {
+    const { cas, ns, writer } = await setup('inline', 4)
+    for (let i = 0; i < 10; i++) {
+      await writer.append([`m${i}`])
+      await writer.publish()
+    }
+    // 10 entries in pages of 4: two full pages and the head; every earlier head version is gone.
+    expect(cas.size).toBe(3)
+    const got = await collect(new LogReader({ cas, ns, name: writer.name }), { length: 0 })
+    expect(got.messages.map(text)).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`))
+  })
+
+  it('a reader that resolved a head the writer then replaced and deleted resolves again', async () => {
+    const { cas, ns, writer } = await setup('inline')
+    await writer.append(['a'])
+    await writer.publish()
+    const stale = await ns.resolve(writer.name)
+    await writer.append(['b'])
+    await writer.publish()
+    expect(await cas.has(stale.head)).toBe(false)
+    let calls = 0
+    const laggingNs = Object.assign(Object.create(ns), {
+      async resolve (name: string) { return calls++ === 0 ? stale : await ns.resolve(name) }
+    })
+    const got = await collect(new LogReader({ cas, ns: laggingNs, name: writer.name }), { length: 0 })
+    expect(got.messages.map(text)).toEqual(['a', 'b'])
+    expect(calls).toBe(2)
+  })
+})

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file vac/remotelog/remotelog.proto.
  */
 export const file_vac_remotelog_remotelog: GenFile = /*@__PURE__*/
-  fileDesc("Ch12YWMvcmVtb3RlbG9nL3JlbW90ZWxvZy5wcm90bxINdmFjLnJlbW90ZWxvZyKhAgoJUmVtb3RlTG9nEisKBHBhaXIYASADKAsyHS52YWMucmVtb3RlbG9nLlJlbW90ZUxvZy5QYWlyEgwKBHRhaWwYAiABKAwSDgoGZm9ybWF0GAMgASgNEhEKCWZpcnN0X3NlcRgEIAEoBBINCgVjb3VudBgFIAEoDRIOCgZsZW5ndGgYBiABKAQSEAoIcmV2aXNpb24YByABKAQSEAoIc2NydWJiZWQYCCADKAQacwoEUGFpchISCgpyZW1vdGVIYXNoGAEgASgMEhEKCWxvY2FsSGFzaBgCIAEoDBIMCgRkYXRhGAMgASgMEhEKCXRvbWJzdG9uZRgEIAEoCBIQCghncm91cF9pZBgFIAEoDBIRCgl0aW1lc3RhbXAYBiABKAQiVgoMU2lnbmVkUmVjb3JkEg0KBXZhbHVlGAEgASgMEhAKCHNlcXVlbmNlGAIgASgEEhIKCnB1YmxpY19rZXkYAyABKAwSEQoJc2lnbmF0dXJlGAQgASgMYgZwcm90bzM");
+  fileDesc("Ch12YWMvcmVtb3RlbG9nL3JlbW90ZWxvZy5wcm90bxINdmFjLnJlbW90ZWxvZyKxAgoJUmVtb3RlTG9nEisKBHBhaXIYASADKAsyHS52YWMucmVtb3RlbG9nLlJlbW90ZUxvZy5QYWlyEgwKBHRhaWwYAiABKAwSDgoGZm9ybWF0GAMgASgNEhEKCWZpcnN0X3NlcRgEIAEoBBINCgVjb3VudBgFIAEoDRIOCgZsZW5ndGgYBiABKAQSEAoIcmV2aXNpb24YByABKAQSEAoIc2NydWJiZWQYCCADKAQSDgoGbG9nX2lkGAkgASgMGnMKBFBhaXISEgoKcmVtb3RlSGFzaBgBIAEoDBIRCglsb2NhbEhhc2gYAiABKAwSDAoEZGF0YRgDIAEoDBIRCgl0b21ic3RvbmUYBCABKAgSEAoIZ3JvdXBfaWQYBSABKAwSEQoJdGltZXN0YW1wGAYgASgEIlYKDFNpZ25lZFJlY29yZBINCgV2YWx1ZRgBIAEoDBIQCghzZXF1ZW5jZRgCIAEoBBISCgpwdWJsaWNfa2V5GAMgASgMEhEKCXNpZ25hdHVyZRgEIAEoDGIGcHJvdG8z");
 
 /**
  * @generated from message vac.remotelog.RemoteLog
@@ -76,6 +76,14 @@ export type RemoteLog = Message<"vac.remotelog.RemoteLog"> & {
    * @generated from field: repeated uint64 scrubbed = 8;
    */
   scrubbed: bigint[];
+
+  /**
+   * Random id of the log (16 bytes), on every page: pages of two logs never share an object, so a
+   * writer may delete its superseded head pages, and a reader rejects a chain that mixes logs.
+   *
+   * @generated from field: bytes log_id = 9;
+   */
+  logId: Uint8Array;
 };
 
 /**
