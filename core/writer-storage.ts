@@ -1,4 +1,4 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises'
+import { mkdir, rename, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { readJson, writeJson } from './atomic-json.js'
 import { EntryFile, encodeEntries, type StoredEntry } from './entry-file.js'
@@ -56,6 +56,10 @@ export function fileWriterStorage (dir: string): WriterStorage {
     async appendJournal (entries) { await ensureDir(); await journal.append(entries) },
     async resetJournal (keep) {
       await ensureDir()
+      if (keep.length === 0) {
+        await truncate(journal.path, 0).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'ENOENT') throw e })
+        return
+      }
       const temp = `${journal.path}.new`
       await writeFile(temp, encodeEntries(keep))
       await rename(temp, journal.path)
