@@ -33,7 +33,11 @@ const nsDrivers: Record<string, Factory<NameSystem>> = {
   memory: async (o) => (await import('./ns/memory.js')).memoryNs(o),
   local: async (o) => (await import('./ns/local.js')).localNs(o as never),
   ens: async (o, c) => await (await import('./ns/ens.js')).ensNs(o as never, c),
-  hypercore: async (o, c) => await (await import('./ns/hypercore.js')).hypercoreNs(o as never, c),
+  hypercore: async (o, c) => {
+    const ns = await (await import('./ns/hypercore.js')).hypercoreNs(o as never, c)
+    // `seedService`: each publish returns once an always-on seeder holds it (see seed-service.ts).
+    return typeof o.seedService === 'string' ? (await import('./ns/seed-service.js')).withSeedService(ns, { url: o.seedService }) : ns
+  },
   twirp: async (o) => await (await import('./ns/twirp.js')).twirpNs(o as never)
 }
 

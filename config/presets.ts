@@ -70,7 +70,11 @@ export function nsPreset (driver: string, choices: InitChoices): BackendConfig {
       const { registry, resolver, registrar } = ethereum.ens
       return { driver: 'ens', rpcUrl: ethereum.rpcUrl, registry, resolver, registrar }
     }
-    case 'hypercore': return { driver: 'hypercore', bootstrap: needDevnet('--ns hypercore', choices).hypercore.bootstrap, timeoutMs: 10_000 }
+    case 'hypercore': {
+      const devnet = needDevnet('--ns hypercore', choices)
+      // The devnet's seeder replicates each publish before it returns, so the log outlives the writer's process.
+      return { driver: 'hypercore', bootstrap: devnet.hypercore.bootstrap, seedService: devnet.control.url, timeoutMs: 10_000 }
+    }
     case 'twirp': return service('ns', choices)
     default: throw fail('INVALID_INPUT', `no init preset for NS "${driver}" (presets: ${nsPresets.join(', ')}); write its settings in config.json`)
   }

@@ -4,7 +4,6 @@ import { join } from 'node:path'
 import { initConfig } from '../config/presets.js'
 import type { Config } from '../config/config.js'
 import { fail } from '../core/errors.js'
-import { keepLog } from '../devnet/control.js'
 import { devnetAlive, readDevnetSettings, type DevnetSettings } from '../devnet/settings.js'
 import { openActor, type Actor } from '../compare/actor.js'
 import { seededRandom } from './random.js'
@@ -119,11 +118,6 @@ export async function runSimulation (options: SimulateOptions = {}): Promise<Sim
       }
     }
     const tag = Math.floor(random() * 0xffffff).toString(16)
-    const keep = async (node: Node): Promise<void> => {
-      // Hypercore cores live with their writer: the devnet's seeder keeps a replica. Helia blocks
-      // are pinned on the devnet's node by every put already (the preset's pin service).
-      if (devnet !== undefined && ns === 'hypercore') await keepLog(devnet.control.url, node.address)
-    }
     const online = async (node: Node): Promise<Actor> => {
       if (node.actor === undefined) {
         node.actor = await openActor(node.dir, node.config)
@@ -141,15 +135,16 @@ export async function runSimulation (options: SimulateOptions = {}): Promise<Sim
       await endpoint.append(Array.from({ length: count }, (_, i) => payloadOf(node.index, node.written + i)))
       await endpoint.publish()
       node.written += count
-      await keep(node)
     }
     const syncAll = async (node: Node): Promise<void> => {
       const { endpoint } = await online(node)
       for (const other of nodes) {
         if (other === node) continue
-        const report = await endpoint.sync(`e${other.index}`)
-        node.received.set(other.index, (node.received.get(other.index) ?? 0) + report.delivered)
+        // A cold Hypercore reader's first lookup can miss every peer ("not published"): sync again.
+        let report = await endpoint.sync(`e${other.index}`)
         syncs++
+        for (let i = 1; !report.published && i < 3; i++, syncs++) report = await endpoint.sync(`e${other.index}`)
+        node.received.set(other.index, (node.received.get(other.index) ?? 0) + report.delivered)
       }
     }
 
