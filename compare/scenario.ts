@@ -267,13 +267,13 @@ export async function runScenario (o: ScenarioOptions): Promise<BackendResult> {
     const catchUps = [readerA[1], full, ...(offline !== undefined ? [offline] : [])]
     result.catchUp.sort((x, y) => x.messages - y.messages)
     result.metrics = {
-      publishP50: round(quantile(result.samples.publishMs, 0.5)),
-      publishP95: round(quantile(result.samples.publishMs, 0.95)),
+      publishP50: round(quantile(result.samples.publishMs, 0.5), 2),
+      publishP95: round(quantile(result.samples.publishMs, 0.95), 2),
       resolveP50: round(quantile(result.samples.resolveMs, 0.5), 2),
       resolveP95: round(quantile(result.samples.resolveMs, 0.95), 2),
-      catchUpMs: round(full.ms),
-      followerP50: round(quantile(result.samples.followerMs, 0.5)),
-      followerP95: round(quantile(result.samples.followerMs, 0.95)),
+      catchUpMs: round(full.ms, 2),
+      followerP50: round(quantile(result.samples.followerMs, 0.5), 2),
+      followerP95: round(quantile(result.samples.followerMs, 0.95), 2),
       nsRequestsPerSync: round(mean(catchUps.map(s => s.nsRequests)), 2),
       casRequestsPerSync: round(mean(catchUps.map(s => s.casRequests)), 2),
       bytesMoved: writerCounts.bytesOut + full.bytes,

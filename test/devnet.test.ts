@@ -9,6 +9,11 @@ import HyperDHT from 'hyperdht'
 import type { HeliaWithLibp2p } from '@helia/libp2p'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { heliaCas } from '../adapters/cas/helia.js'
+import { memoryCas } from '../adapters/cas/memory.js'
+import { withPinService } from '../adapters/cas/pin-service.js'
+import { memoryNs } from '../adapters/ns/memory.js'
+import { withSeedService } from '../adapters/ns/seed-service.js'
+import { cidOf } from '../core/ids.js'
 import { isRemoteLogError } from '../core/errors.js'
 import { keyPairFromSecret, nameOfPublicKey } from '../core/signed-record.js'
 import { keepLog } from '../devnet/control.js'
@@ -175,4 +180,18 @@ describe('remotelog devnet (the CLI command, in its own process)', () => {
     const after = JSON.parse(await readFile(join(folder, 'devnet.json'), 'utf8')) as DevnetSettings
     expect(after.stoppedAt).toBeDefined()
   }, 60_000)
+
+  it('with the devnet gone, its pin and seed services fail a put / publish with UNAVAILABLE, without hanging', async () => {
+    const cas = withPinService(memoryCas(), { url: settings.control.url, timeoutMs: 3000 })
+    const put = await cas.put(new TextEncoder().encode('x')).catch((e: unknown) => e)
+    expect(isRemoteLogError(put, 'UNAVAILABLE')).toBe(true)
+    expect(String(put)).toMatch(/is the devnet running/)
+
+    const ns = withSeedService(memoryNs({}), { url: settings.control.url, timeoutMs: 3000 })
+    const owner = { label: 'default', secret: new Uint8Array(32).fill(1) }
+    const name = await ns.nameOf(owner)
+    const published = await ns.publish(name, { head: cidOf(new TextEncoder().encode('x')), length: 1, revision: 1 }, owner).catch((e: unknown) => e)
+    expect(isRemoteLogError(published, 'UNAVAILABLE')).toBe(true)
+    expect(String(published)).toMatch(/moved, but the seed service/)
+  })
 })
