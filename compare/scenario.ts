@@ -38,7 +38,10 @@ export interface ScenarioOptions {
 
 const decoder = new TextDecoder()
 
-/** The payload of message `seq`: its number, padded to the message size. */
+/**
+ * The payload of message `seq`: its number, padded to the message size.
+ * @example messageText(7, 8) // 'm7 xxxxx'
+ */
 export function messageText (seq: number, bytes: number): string {
   const head = `m${seq} `
   return head + 'x'.repeat(Math.max(0, bytes - head.length))

@@ -11,12 +11,18 @@ export function quantile (samples: readonly number[], q: number): number {
   return sorted[low] + (sorted[high] - sorted[low]) * (at - low)
 }
 
-/** The arithmetic mean; NaN when empty. */
+/**
+ * The arithmetic mean; NaN when empty.
+ * @example mean([1, 2, 6]) // 3
+ */
 export function mean (samples: readonly number[]): number {
   return samples.length === 0 ? Number.NaN : samples.reduce((sum, x) => sum + x, 0) / samples.length
 }
 
-/** Rounds to `digits` decimals (figures in reports carry no false precision). */
+/**
+ * Rounds to `digits` decimals (figures in reports carry no false precision).
+ * @example round(3.14159, 2) // 3.14
+ */
 export function round (value: number, digits = 1): number {
   const f = 10 ** digits
   return Math.round(value * f) / f

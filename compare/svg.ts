@@ -15,7 +15,10 @@ const ROW_H = 30
 const TOP = 10
 const AXIS_H = 34
 
-/** Escapes text for SVG/HTML content and attributes. */
+/**
+ * Escapes text for SVG/HTML content and attributes.
+ * @example escapeXml('a<b & "c"') // 'a&lt;b &amp; &quot;c&quot;'
+ */
 export function escapeXml (text: string): string {
   return text.replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
 }

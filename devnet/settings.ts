@@ -55,14 +55,20 @@ export interface DevnetSettings {
 
 export const SETTINGS_FILE = 'devnet.json'
 
-/** The devnet folder: `$REMOTELOG_DEVNET`, else `$XDG_DATA_HOME/remotelog/devnet`, else `~/.local/share/remotelog/devnet`. */
+/**
+ * The devnet folder: `$REMOTELOG_DEVNET`, else `$XDG_DATA_HOME/remotelog/devnet`, else `~/.local/share/remotelog/devnet`.
+ * @example await startDevnet({ dir: defaultDevnetDir() })
+ */
 export function defaultDevnetDir (): string {
   if (process.env.REMOTELOG_DEVNET !== undefined && process.env.REMOTELOG_DEVNET !== '') return resolve(process.env.REMOTELOG_DEVNET)
   const data = process.env.XDG_DATA_HOME !== undefined && process.env.XDG_DATA_HOME !== '' ? process.env.XDG_DATA_HOME : join(homedir(), '.local', 'share')
   return join(data, 'remotelog', 'devnet')
 }
 
-/** The settings file of a devnet folder. */
+/**
+ * The settings file of a devnet folder.
+ * @example settingsPath('/tmp/dn') // '/tmp/dn/devnet.json'
+ */
 export function settingsPath (dir = defaultDevnetDir()): string {
   return join(resolve(dir), SETTINGS_FILE)
 }
@@ -83,7 +89,10 @@ export async function readDevnetSettings (fileOrDir?: string): Promise<DevnetSet
   return settings
 }
 
-/** True when the devnet that wrote the settings has not stopped and its process is still running. */
+/**
+ * True when the devnet that wrote the settings has not stopped and its process is still running.
+ * @example if (!devnetAlive(await readDevnetSettings())) console.log('start it: remotelog devnet')
+ */
 export function devnetAlive (settings: Pick<DevnetSettings, 'pid' | 'stoppedAt'>): boolean {
   if (settings.stoppedAt !== undefined) return false
   try {

@@ -5,7 +5,10 @@ import { fail } from '../../core/errors.js'
 import { globals, output } from '../context.js'
 import { waitForSignal } from '../wait-for-signal.js'
 
-/** The short summary `remotelog devnet` prints once everything answers. */
+/**
+ * The short summary `remotelog devnet` prints once everything answers.
+ * @example console.log(devnetSummary(devnet.settings, devnet.settingsFile))
+ */
 export function devnetSummary (s: DevnetSettings, file: string): string {
   return [
     `remotelog devnet running in ${s.dir}`,
