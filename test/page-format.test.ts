@@ -14,12 +14,12 @@ import { mvdsId } from '../core/mvds.js'
 /** A reader that knows only the RFC's fields (RemoteLog 1-2, Pair 1-3) and skips the rest. */
 function decodeAsRfc (bytes: Uint8Array): { pairs: Array<{ remoteHash: Uint8Array, localHash: Uint8Array, data: Uint8Array }>, tail: Uint8Array } {
   const reader = new BinaryReader(bytes)
-  const out = { pairs: [] as Array<{ remoteHash: Uint8Array, localHash: Uint8Array, data: Uint8Array }>, tail: new Uint8Array() }
+  const out: { pairs: Array<{ remoteHash: Uint8Array, localHash: Uint8Array, data: Uint8Array }>, tail: Uint8Array } = { pairs: [], tail: new Uint8Array() }
   while (reader.pos < reader.len) {
     const [field, wire] = reader.tag()
     if (field === 1) {
       const pair = new BinaryReader(reader.bytes())
-      const p = { remoteHash: new Uint8Array(), localHash: new Uint8Array(), data: new Uint8Array() }
+      const p: { remoteHash: Uint8Array, localHash: Uint8Array, data: Uint8Array } = { remoteHash: new Uint8Array(), localHash: new Uint8Array(), data: new Uint8Array() }
       while (pair.pos < pair.len) {
         const [f, w] = pair.tag()
         if (f === 1) p.remoteHash = pair.bytes()

@@ -99,11 +99,17 @@ export function kuboCas (options: KuboCasOptions): KuboContentStore {
     async put (bytes, callOptions) {
       checkSize(bytes, BACKEND)
       const expected = cidOf(bytes)
-      let returned: CID
-      try {
-        returned = await client.block.put(bytes, { format: 'raw', mhtype: 'sha2-256', version: 1, pin: true, ...call(callOptions) })
-      } catch (e) {
-        throw wrap(e, `block put ${expected.toString()}`, callOptions)
+      let returned: CID | undefined
+      // A put of content-addressed bytes is idempotent: a server error (seen from js-ipfs under
+      // load) is retried twice before it is reported.
+      for (let attempt = 1; returned === undefined; attempt++) {
+        try {
+          returned = await client.block.put(bytes, { format: 'raw', mhtype: 'sha2-256', version: 1, pin: true, ...call(callOptions) })
+        } catch (e) {
+          const status = (e as { response?: { status?: number } })?.response?.status ?? 0
+          if (attempt < 3 && status >= 500 && callOptions?.signal?.aborted !== true) continue
+          throw wrap(e, `block put ${expected.toString()}`, callOptions)
+        }
       }
       if (returned.toString() !== expected.toString()) {
         throw fail('INTEGRITY', `${url} stored the bytes as ${returned.toString()}, expected ${expected.toString()}`, { backend: BACKEND })
