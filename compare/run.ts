@@ -3,7 +3,8 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fail } from '../core/errors.js'
 import type { LogMode } from '../core/log-options.js'
-import { devnetAlive, readDevnetSettings, type DevnetSettings } from '../devnet/settings.js'
+import type { DevnetSettings } from '../devnet/settings.js'
+import { useDevnet } from '../devnet/use-devnet.js'
 import type { CompareReport } from './metrics.js'
 import { runScenario } from './scenario.js'
 
@@ -61,18 +62,7 @@ export async function runCompare (options: CompareOptions = {}): Promise<Compare
   const started = performance.now()
   const root = await mkdtemp(join(tmpdir(), 'remotelog-compare-'))
 
-  let devnet: DevnetSettings
-  let stopEmbedded: (() => Promise<void>) | undefined
-  if (options.devnet === undefined) {
-    log('starting an embedded devnet…')
-    const { startDevnet } = await import('../devnet/devnet.js')
-    const embedded = await startDevnet({ dir: join(root, 'devnet') })
-    devnet = embedded.settings
-    stopEmbedded = embedded.stop
-  } else {
-    devnet = typeof options.devnet === 'string' ? await readDevnetSettings(options.devnet) : options.devnet
-    if (!devnetAlive(devnet)) throw fail('UNAVAILABLE', `the devnet in ${devnet.dir} is not running (start it with: remotelog devnet)`)
-  }
+  const { settings: devnet, stop: stopEmbedded } = await useDevnet(options.devnet, root, log)
 
   try {
     const report: CompareReport = {

@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import { initConfig } from '../config/presets.js'
 import type { Config } from '../config/config.js'
 import { fail } from '../core/errors.js'
-import { devnetAlive, readDevnetSettings, type DevnetSettings } from '../devnet/settings.js'
+import type { DevnetSettings } from '../devnet/settings.js'
+import { useDevnet } from '../devnet/use-devnet.js'
 import { openActor, type Actor } from '../compare/actor.js'
 import { seededRandom } from './random.js'
 
@@ -106,16 +107,9 @@ export async function runSimulation (options: SimulateOptions = {}): Promise<Sim
 
   try {
     if (profile === 'devnet') {
-      if (options.devnet === undefined) {
-        log('starting an embedded devnet…')
-        const { startDevnet } = await import('../devnet/devnet.js')
-        const embedded = await startDevnet({ dir: join(root, 'devnet') })
-        devnet = embedded.settings
-        stopEmbedded = embedded.stop
-      } else {
-        devnet = typeof options.devnet === 'string' ? await readDevnetSettings(options.devnet) : options.devnet
-        if (!devnetAlive(devnet)) throw fail('UNAVAILABLE', `the devnet in ${devnet.dir} is not running`)
-      }
+      const used = await useDevnet(options.devnet, root, log)
+      devnet = used.settings
+      stopEmbedded = used.stop
     }
     const tag = Math.floor(random() * 0xffffff).toString(16)
     const online = async (node: Node): Promise<Actor> => {

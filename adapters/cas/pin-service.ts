@@ -1,6 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import type { ContentStore } from '../../core/content-store.js'
 import { fail } from '../../core/errors.js'
+import { serviceEndpoint } from '../service-endpoint.js'
 
 export interface PinServiceOptions {
   /** Base URL of the pin service (a devnet's control API): `POST <url>/pins`. */
@@ -25,14 +26,8 @@ interface Reachable extends ContentStore {
  * const cas = withPinService(await heliaCas({ offline: false, peers: [hub] }, { stateDir }), { url: 'http://127.0.0.1:4567' })
  */
 export function withPinService<T extends Reachable> (store: T, options: PinServiceOptions): T {
-  let base: URL
-  try {
-    base = new URL(options.url)
-  } catch (cause) {
-    throw fail('INVALID_CONFIG', `pinService must be the http URL of a pin service, got ${JSON.stringify(options.url)}`, { backend: store.backend, cause })
-  }
+  const { base, endpoint } = serviceEndpoint(options.url, 'pins', 'pinService', store.backend)
   const timeoutMs = options.timeoutMs ?? 10_000
-  const endpoint = new URL('pins', base.href.endsWith('/') ? base : `${base.href}/`).href
 
   async function pin (id: CID, signal?: AbortSignal): Promise<void> {
     const bound = AbortSignal.timeout(timeoutMs)

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { NameSystem } from '../../core/name-system.js'
 import { fail } from '../../core/errors.js'
+import { serviceEndpoint } from '../service-endpoint.js'
 
 export interface SeedServiceOptions {
   /** Base URL of the seed service (a devnet's control API): `POST <url>/keep`. */
@@ -20,14 +21,8 @@ interface KeepAnswer { seeded?: { length: number, hasHead: boolean }, error?: { 
  * @example const ns = withSeedService(await hypercoreNs({ bootstrap }, { stateDir }), { url: 'http://127.0.0.1:4567' })
  */
 export function withSeedService<T extends NameSystem> (ns: T, options: SeedServiceOptions): T {
-  let base: URL
-  try {
-    base = new URL(options.url)
-  } catch (cause) {
-    throw fail('INVALID_CONFIG', `seedService must be the http URL of a seed service, got ${JSON.stringify(options.url)}`, { backend: ns.backend, cause })
-  }
+  const { base, endpoint } = serviceEndpoint(options.url, 'keep', 'seedService', ns.backend)
   const timeoutMs = options.timeoutMs ?? 15_000
-  const endpoint = new URL('keep', base.href.endsWith('/') ? base : `${base.href}/`).href
 
   return Object.assign(Object.create(ns) as T, {
     async publish (...args: Parameters<NameSystem['publish']>) {
