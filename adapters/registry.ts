@@ -41,10 +41,6 @@ const nsDrivers: Record<string, Factory<NameSystem>> = {
   twirp: async (o) => await (await import('./ns/twirp.js')).twirpNs(o as never)
 }
 
-/** Driver names a config may use. */
-export const casDriverNames = Object.keys(casDrivers)
-export const nsDriverNames = Object.keys(nsDrivers)
-
 function pick<T> (table: Record<string, Factory<T>>, role: string, config: BackendConfig | undefined): Factory<T> {
   if (config === undefined || typeof config.driver !== 'string') throw fail('INVALID_CONFIG', `no ${role} backend configured`)
   const factory = table[config.driver]

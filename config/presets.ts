@@ -1,4 +1,4 @@
-import { basename, join } from 'node:path'
+import { basename } from 'node:path'
 import { fail } from '../core/errors.js'
 import type { BackendConfig } from '../adapters/registry.js'
 import type { DevnetSettings } from '../devnet/settings.js'
@@ -119,4 +119,3 @@ export function initConfig (choices: InitChoices): Config {
   return config
 }
 
-export const stateFile = (stateDir: string, file: string): string => join(stateDir, file)

@@ -61,7 +61,7 @@ describe('restoring a log on a new device from a pack', () => {
         // A follower can back the log up too, by alias or by address: the same pack as the writer's.
         const byWriter = await phone.exportPack('log:default', join(root, 'w.car'))
         const byAlias = await bob.exportPack('alice', join(root, 'a.car'))
-        const byAddress = await bob.exportPack(backup.address, join(root, 'b.car'))
+        await bob.exportPack(backup.address, join(root, 'b.car'))
         expect(byAlias).toMatchObject({ head: byWriter.head, length: 121, address: backup.address })
         expect(Buffer.compare(await readFile(join(root, 'a.car')), await readFile(join(root, 'w.car')))).toBe(0)
         expect(Buffer.compare(await readFile(join(root, 'b.car')), await readFile(join(root, 'w.car')))).toBe(0)

@@ -137,7 +137,7 @@ describe('incremental packs', () => {
     const names = memoryNs()
     const older = await mixedLog(cas, names, [['pointer', 300]], { pageEntries: 50, batch: 100 })
     const dir = await tempDir()
-    const full = await exportPack(join(dir, 'full.car'), { cas, head: older.writer.head! })
+    await exportPack(join(dir, 'full.car'), { cas, head: older.writer.head! })
     await older.writer.append(['n0', 'n1', 'n2', 'n3', 'n4'].concat(Array.from({ length: 95 }, (_, i) => `late ${i}`)))
     await older.writer.publish()
     const later = await exportPack(join(dir, 'since.car'), { cas, head: older.writer.head!, since: 300 })
