@@ -19,10 +19,22 @@ export async function readJson<T> (path: string): Promise<T | undefined> {
   }
 }
 
+// Folders this process already made: a writer saves its state twice per publish.
+const made = new Set<string>()
+
 /** Replaces a JSON file atomically: a crash leaves the old or the new content, never half. */
 export async function writeJson (path: string, value: unknown, mode?: number): Promise<void> {
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`
-  await mkdir(dirname(path), { recursive: true })
-  await writeFile(temp, JSON.stringify(value, null, 2) + '\n', { mode })
+  const dir = dirname(path)
+  const text = JSON.stringify(value, null, 2) + '\n'
+  if (!made.has(dir)) {
+    await mkdir(dir, { recursive: true })
+    made.add(dir)
+  }
+  await writeFile(temp, text, { mode }).catch(async (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOENT') throw e
+    await mkdir(dir, { recursive: true }) // removed since it was made
+    await writeFile(temp, text, { mode })
+  })
   await rename(temp, path)
 }
