@@ -27,5 +27,11 @@ export interface ContentStore {
   has (id: CID, options?: CallOptions): Promise<boolean>
   /** Deletes or unpins. Only when `capabilities.delete`. */
   delete? (id: CID, options?: CallOptions): Promise<void>
+  /**
+   * The caller no longer needs `id` (a head page a publish replaced): the store may drop it now or
+   * at its next garbage collection. Stores that serve peers (IPFS) unpin rather than delete, so a
+   * peer fetching it right now still gets it. Without it, `delete` is used where available.
+   */
+  release? (id: CID, options?: CallOptions): Promise<void>
   close (): Promise<void>
 }

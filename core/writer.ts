@@ -185,8 +185,8 @@ export class LogWriter {
    */
   private async dropSuperseded (id: CID): Promise<void> {
     const { cas } = this.deps
-    if (!cas.capabilities.delete || cas.delete === undefined) return
-    await cas.delete(id).catch(() => {})
+    if (cas.release !== undefined) await cas.release(id).catch(() => {})
+    else if (cas.capabilities.delete && cas.delete !== undefined) await cas.delete(id).catch(() => {})
   }
 
   /** Puts payloads (pointer/hybrid), full pages and the new head page; returns the head's id and every page id written. */

@@ -186,3 +186,31 @@ describe('helia CAS: closing', () => {
     }
   })
 })
+
+describe('a writer on helia releases the head pages it replaced', () => {
+  it('unpins them (peers can still fetch them until gc), and gc frees them; the log stays whole', async () => {
+    const { LogWriter } = await import('../core/writer.js')
+    const { LogReader } = await import('../core/reader.js')
+    const { memoryWriterStorage } = await import('../core/writer-storage.js')
+    const { memoryNs } = await import('../adapters/ns/memory.js')
+    const store = await heliaCas({ repo: await tempDir() }, { stateDir: await tempDir() })
+    try {
+      const ns = memoryNs()
+      const writer = await LogWriter.open({ cas: store, ns, owner: { label: 'a', secret: randomBytes(32) }, storage: memoryWriterStorage() })
+      await writer.append(['one'])
+      const first = (await writer.publish())!.head
+      await writer.append(['two'])
+      await writer.publish()
+      expect(await store.isPinned(first)).toBe(false)
+      expect(await store.has(first)).toBe(true)
+      await store.gc()
+      expect(await store.has(first)).toBe(false)
+      const sync = new LogReader({ cas: store, ns, name: writer.name }).sync({ length: 0 })
+      const texts: string[] = []
+      for await (const m of sync.messages) texts.push(new TextDecoder().decode(m.payload))
+      expect(texts).toEqual(['one', 'two'])
+    } finally {
+      await store.close()
+    }
+  })
+})

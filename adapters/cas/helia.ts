@@ -129,6 +129,13 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
   const closing = new AbortController()
 
   /** Pins a block that is in the repo; pinning it again is a no-op. */
+  const unpinStored = async (id: CID, callOptions?: CallOptions): Promise<void> => {
+    open()
+    await gate.shared(async () => {
+      if (await helia.blockstore.has(id)) await unpin(id, callOptions?.signal)
+    }).catch(e => { throw wrap(e, `cannot unpin ${id.toString()}`) })
+  }
+
   const pin = async (id: CID, signal?: AbortSignal): Promise<void> => {
     try {
       for await (const _ of helia.pins.add(id, { depth: 0, signal, walker: singleBlock })) { /* drain */ }
@@ -246,12 +253,10 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
       return await helia.pins.isPinned(id, { signal: callOptions?.signal })
     },
 
-    async unpin (id, callOptions) {
-      open()
-      await gate.shared(async () => {
-        if (await helia.blockstore.has(id)) await unpin(id, callOptions?.signal)
-      }).catch(e => { throw wrap(e, `cannot unpin ${id.toString()}`) })
-    },
+    unpin: unpinStored,
+
+    // A replaced head page may be in a peer's want list right now: unpin it, gc frees it later.
+    release: unpinStored,
 
     async gc (callOptions) {
       open()
