@@ -91,6 +91,14 @@ export function kuboCas (options: KuboCasOptions): KuboContentStore {
     return fail('UNAVAILABLE', `${what}: ${url} answered HTTP ${status}`, { backend: BACKEND, cause: e })
   }
 
+  const unpinStored = async (id: CID, callOptions?: CallOptions): Promise<void> => {
+    try {
+      await client.pin.rm(id, call(callOptions))
+    } catch (e) {
+      if (!isMissing(e)) throw wrap(e, `pin rm ${id.toString()}`, callOptions)
+    }
+  }
+
   return {
     backend: BACKEND,
     capabilities: { delete: true },
@@ -141,12 +149,11 @@ export function kuboCas (options: KuboCasOptions): KuboContentStore {
       }
     },
 
+    // A replaced head page may be in a peer's want list right now: unpin it, the node's gc frees it.
+    release: unpinStored,
+
     async delete (id, callOptions) {
-      try {
-        await client.pin.rm(id, call(callOptions))
-      } catch (e) {
-        if (!isMissing(e)) throw wrap(e, `pin rm ${id.toString()}`, callOptions)
-      }
+      await unpinStored(id, callOptions)
       try {
         for await (const removed of client.block.rm(id, { ...call(callOptions), force: true })) {
           if (removed.error !== undefined && !isMissing(removed.error)) throw removed.error
