@@ -49,8 +49,8 @@ const NOTHING_NEW = Symbol('nothing new to scrub')
  * unfinished publish is completed first (with whatever appends were pending, as any publish), then
  * the deletes it had recorded.
  *
- * Old versions of the head page from earlier publishes are not known to the writer and are not
- * deleted: in inline and hybrid modes they may still hold a scrubbed payload in the store.
+ * Old versions of the head page from earlier publishes were released by the writer when they were
+ * replaced (deleted on local and memory stores; unpinned on IPFS stores, so gone after their gc).
  * @example
  * const result = await scrub(writer, [3, 17], { journal: fileScrubJournal(path) })
  * console.log(result.scrubbed, result.deleted.length)
