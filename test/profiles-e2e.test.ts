@@ -130,9 +130,13 @@ describe('remotelog init --profile devnet: the CLI wired to the running devnet b
     expect(config.cas).toMatchObject({ driver: 'twirp', url: devnet.settings.service.url })
     expect(config.ns).toMatchObject({ driver: 'twirp', url: devnet.settings.service.url })
 
-    const refused = await runCli(['--dir', join(root, 'e'), 'init', '--ns', 'ens'])
+    const refused = await runCli(['--dir', join(root, 'e'), 'init', '--ns', 'ens'], { env: { REMOTELOG_DEVNET: join(root, 'no-devnet-here') } })
     expect(refused.code).toBe(2)
     expect(refused.stderr).toMatch(/--profile devnet/)
+    // With a devnet running at the default place, `init --ns ens --name alice` needs no profile flag.
+    await cli(['--dir', join(root, 'a'), 'init', '--ns', 'ens', '--name', 'alice'], { env: { REMOTELOG_DEVNET: devnet.settings.dir } })
+    const ens = JSON.parse(await readFile(join(root, 'a', 'config.json'), 'utf8')) as Config
+    expect(ens).toMatchObject({ name: 'alice', ns: { driver: 'ens', rpcUrl: devnet.settings.ethereum.rpcUrl } })
     const missing = await runCli(['--dir', join(root, 'm'), 'init', '--profile', 'devnet', '--devnet', join(root, 'nowhere'), '--ns', 'hypercore'])
     expect(missing.code).toBe(3)
     expect(missing.stderr).toMatch(/no devnet settings/)

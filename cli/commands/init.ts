@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { access } from 'node:fs/promises'
 import { configPath, defaultStoreDir, saveConfig } from '../../config/config.js'
 import { initConfig } from '../../config/presets.js'
-import { readDevnetSettings } from '../../devnet/settings.js'
+import { devnetAlive, readDevnetSettings } from '../../devnet/settings.js'
 import { Keystore } from '../../core/keystore.js'
 import { fail } from '../../core/errors.js'
 import { globals, output } from '../context.js'
@@ -19,12 +19,22 @@ interface InitOptions {
   token?: string
 }
 
+/**
+ * ENS and Hypercore need a chain and a DHT: `init --ns ens --name alice` with no profile uses the
+ * devnet running at the default place, if there is one (else the presets explain what is missing).
+ */
+async function runningDefaultDevnet (options: InitOptions): Promise<boolean> {
+  if (options.ns !== 'ens' && options.ns !== 'hypercore') return false
+  const settings = await readDevnetSettings().catch(() => undefined)
+  return settings !== undefined && devnetAlive(settings)
+}
+
 export function registerInit (program: Command): void {
   program.command('init')
     .description('create the state dir: keys, and a config with the embedded default backends (or a devnet\'s, or a service\'s)')
     .option('--cas <driver>', 'content store: local | memory | helia | kubo | twirp (default: local; twirp with --remote)')
     .option('--ns <driver>', 'name system: local | memory | ens | hypercore | twirp (default: local; twirp with --remote)')
-    .option('--profile <profile>', 'embedded (default) | devnet: wire the backends to a running `remotelog devnet`')
+    .option('--profile <profile>', 'embedded (default) | devnet: wire the backends to a running `remotelog devnet` (chosen by itself for --ns ens|hypercore when one runs at the default place)')
     .option('--devnet <file>', 'with --profile devnet: its settings file or folder (default: $REMOTELOG_DEVNET or ~/.local/share/remotelog/devnet)')
     .option('--remote <url>', 'a remote log service (`remotelog serve`) for both roles')
     .option('--token <token>', 'with --remote: the service\'s write token')
@@ -33,7 +43,7 @@ export function registerInit (program: Command): void {
     .option('--force', 'overwrite an existing config (keys are kept)')
     .action(async (options: InitOptions, command: Command) => {
       const g = globals(command)
-      const profile = options.profile ?? (options.devnet !== undefined ? 'devnet' : 'embedded')
+      const profile = options.profile ?? (options.devnet !== undefined || await runningDefaultDevnet(options) ? 'devnet' : 'embedded')
       if (profile !== 'embedded' && profile !== 'devnet') throw fail('INVALID_INPUT', `unknown profile "${profile}" (embedded | devnet)`)
       if (options.devnet !== undefined && profile !== 'devnet') throw fail('INVALID_INPUT', '--devnet goes with --profile devnet')
       const path = configPath(g.dir, g.configFile)
