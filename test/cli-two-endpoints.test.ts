@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { join } from 'node:path'
-import { cli, runCli } from './support/cli.js'
+import { cli, runCli, twoEndpoints } from './support/cli.js'
 import { tempDir } from './support/temp-dir.js'
 
 async function readSeqs (env: Record<string, string>, dir: string, alias: string): Promise<string[]> {
@@ -10,12 +10,7 @@ async function readSeqs (env: Record<string, string>, dir: string, alias: string
 
 describe('two state dirs on one machine, through the CLI only', () => {
   it('alice publishes, bob follows and syncs exactly what is new, in order', async () => {
-    const root = await tempDir()
-    const env = { REMOTELOG_STORE: join(root, 'store') }
-    const alice = join(root, 'alice')
-    const bob = join(root, 'bob')
-    await cli(['--dir', alice, 'init'], { env })
-    await cli(['--dir', bob, 'init'], { env })
+    const { env, alice, bob } = await twoEndpoints()
     const messages = Array.from({ length: 1000 }, (_, i) => `message ${i}`)
     const appended = JSON.parse(await cli(['--dir', alice, '--json', 'append', '--stdin'], { env, input: messages.join('\n') + '\n' }))
     expect(appended).toMatchObject({ appended: 1000, first: 0, last: 999, published: true, length: 1000 })
@@ -42,12 +37,7 @@ describe('two state dirs on one machine, through the CLI only', () => {
   })
 
   it.each(['after-sync-flush', 'after-messages-append'])('a reader killed mid-sync (%s) resumes without gaps or duplicates', async (point) => {
-    const root = await tempDir()
-    const env = { REMOTELOG_STORE: join(root, 'store') }
-    const alice = join(root, 'alice')
-    const bob = join(root, 'bob')
-    await cli(['--dir', alice, 'init'], { env })
-    await cli(['--dir', bob, 'init'], { env })
+    const { env, alice, bob } = await twoEndpoints()
     await cli(['--dir', alice, 'append', '--stdin'], { env, input: Array.from({ length: 1500 }, (_, i) => `m${i}`).join('\n') })
     await cli(['--dir', bob, 'follow', (await cli(['--dir', alice, 'address'], { env })).trim(), '--as', 'alice'], { env })
 

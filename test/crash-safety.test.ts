@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { join } from 'node:path'
-import { cli, runCli } from './support/cli.js'
+import { cli, runCli, twoEndpoints } from './support/cli.js'
 import { tempDir } from './support/temp-dir.js'
 
 async function lines (env: Record<string, string>, dir: string, alias: string): Promise<string[]> {
@@ -9,12 +9,7 @@ async function lines (env: Record<string, string>, dir: string, alias: string): 
 
 describe('a writer killed between CAS put and NS publish', () => {
   it.each(['after-cas', 'after-intent', 'after-ns'])('loses no acknowledged message and duplicates none (killed %s)', async (point) => {
-    const root = await tempDir()
-    const env = { REMOTELOG_STORE: join(root, 'store') }
-    const alice = join(root, 'alice')
-    const bob = join(root, 'bob')
-    await cli(['--dir', alice, 'init', '--store', join(root, 'store')], { env })
-    await cli(['--dir', bob, 'init'], { env })
+    const { env, alice, bob } = await twoEndpoints()
     await cli(['--dir', alice, 'append', 'a0', 'a1', 'a2'], { env })
     await cli(['--dir', bob, 'follow', (await cli(['--dir', alice, 'address'], { env })).trim(), '--as', 'alice'], { env })
 

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { tempDir } from './temp-dir.js'
 
 const bin = fileURLToPath(new URL('../../bin/remotelog.js', import.meta.url))
 
@@ -32,4 +34,15 @@ export async function cli (args: string[], options: { env?: Record<string, strin
   const result = await runCli(args, options)
   if (result.code !== 0) throw new Error(`remotelog ${args.join(' ')} exited ${result.code ?? result.signal}: ${result.stderr}`)
   return result.stdout
+}
+
+/** Two initialised state dirs, alice and bob, sharing one embedded store in a temp folder. */
+export async function twoEndpoints (): Promise<{ env: Record<string, string>, alice: string, bob: string }> {
+  const root = await tempDir()
+  const env = { REMOTELOG_STORE: join(root, 'store') }
+  const alice = join(root, 'alice')
+  const bob = join(root, 'bob')
+  await cli(['--dir', alice, 'init'], { env })
+  await cli(['--dir', bob, 'init'], { env })
+  return { env, alice, bob }
 }
