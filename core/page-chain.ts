@@ -2,7 +2,8 @@ import type { CID } from 'multiformats/cid'
 import type { ContentStore } from './content-store.js'
 import { fail } from './errors.js'
 import { cidOf } from './ids.js'
-import { decodePage, type Page } from './page.js'
+import { decodePage, equalBytes, type Page } from './page.js'
+import type { PageHeader } from './page-header.js'
 
 /** One page of a log's chain, with its id and its encoded bytes. */
 export interface ChainPage {
@@ -16,29 +17,57 @@ export interface ChainPage {
  * @example const { page } = await fetchPage(cas, head)
  */
 export async function fetchPage (cas: ContentStore, id: CID, signal?: AbortSignal): Promise<ChainPage> {
+  const bytes = await fetchPageBytes(cas, id, signal)
+  return { id, page: decodePage(bytes, `page ${id.toString()}`), bytes }
+}
+
+/**
+ * Fetches a page's bytes and checks that they hash to its id (INTEGRITY otherwise), whatever the store.
+ * @example const bytes = await fetchPageBytes(cas, head)
+ */
+export async function fetchPageBytes (cas: ContentStore, id: CID, signal?: AbortSignal): Promise<Uint8Array> {
   const key = id.toString()
   const bytes = await cas.get(id, { signal })
   if (!cidOf(bytes).equals(id)) throw fail('INTEGRITY', `page bytes do not match ${key}`, { backend: cas.backend })
-  return { id, page: decodePage(bytes, `page ${key}`), bytes }
+  return bytes
+}
+
+/** A decoded page, or only its header: what the chain checks look at. */
+export type PageLinks = Page | PageHeader
+
+function countOf (page: PageLinks): number {
+  return 'entries' in page ? page.entries.length : page.count
 }
 
 /**
  * Throws MALFORMED unless `page` (the head) carries the remotelog header.
  * @example checkHeadPage(id, decodePage(bytes))
  */
-export function checkHeadPage (id: CID, page: Page): void {
+export function checkHeadPage (id: CID, page: PageLinks): void {
   if (page.format === 0) throw fail('MALFORMED', `head page ${id.toString()} has no remotelog header (format 0); RFC-only logs are not supported by sync`)
 }
 
 /**
+ * Throws MALFORMED for a page that claims to start the log (sequence 0) yet names an older page.
+ * @example checkStart(id, page)
+ */
+export function checkStart (id: CID, page: PageLinks): void {
+  if (page.firstSeq === 0 && page.tail !== undefined) throw fail('MALFORMED', `page ${id.toString()} starts the log (sequence 0) but has a tail`)
+}
+
+/**
  * Throws MALFORMED unless `older` — the page `newer.tail` names — continues the chain: a remotelog
- * page, not empty, whose sequences end exactly where `newer`'s begin (no overlap, no gap).
+ * page of the same log (log id), not empty, whose sequences end exactly where `newer`'s begin
+ * (no overlap, no gap).
  * @example checkTail({ id: headId, page: head }, { id: head.tail!, page: older })
  */
-export function checkTail (newer: { id: CID, page: Page }, older: { id: CID, page: Page }): void {
+export function checkTail (newer: { id: CID, page: PageLinks }, older: { id: CID, page: PageLinks }): void {
   const olderId = older.id.toString()
   if (older.page.format === 0) throw fail('MALFORMED', `page ${olderId} has no remotelog header`)
-  if (older.page.entries.length === 0) throw fail('MALFORMED', `page ${olderId} is an empty non-head page`)
+  if (newer.page.logId !== undefined && (older.page.logId === undefined || !equalBytes(older.page.logId, newer.page.logId))) {
+    throw fail('MALFORMED', `page ${olderId} belongs to another log than page ${newer.id.toString()}`)
+  }
+  if (countOf(older.page) === 0) throw fail('MALFORMED', `page ${olderId} is an empty non-head page`)
   if (older.page.length !== newer.page.firstSeq) {
     const what = older.page.length! > newer.page.firstSeq! ? 'overlaps' : 'leaves a gap before'
     throw fail('MALFORMED', `page ${olderId} (sequences ${older.page.firstSeq}–${older.page.length! - 1}) ${what} page ${newer.id.toString()} starting at ${newer.page.firstSeq}`)
@@ -49,7 +78,7 @@ export function checkTail (newer: { id: CID, page: Page }, older: { id: CID, pag
  * The MALFORMED error for a page that does not start the log yet has no tail to follow.
  * @example if (page.firstSeq! > 0 && page.tail === undefined) throw missingTail(id, page)
  */
-export function missingTail (id: CID, page: Page): Error {
+export function missingTail (id: CID, page: PageLinks): Error {
   return fail('MALFORMED', `page ${id.toString()} starts at sequence ${page.firstSeq} but has no tail: history is missing`)
 }
 
@@ -63,11 +92,13 @@ export async function * walkChain (cas: ContentStore, head: CID, options: { from
   const from = options.from ?? 0
   let current = await fetchPage(cas, head, options.signal)
   checkHeadPage(head, current.page)
+  checkStart(head, current.page)
   yield current
   while (current.page.firstSeq! > from) {
     if (current.page.tail === undefined) throw missingTail(current.id, current.page)
     const older = await fetchPage(cas, current.page.tail, options.signal)
     checkTail(current, older)
+    checkStart(older.id, older.page)
     current = older
     yield current
   }

@@ -5,6 +5,7 @@ import { cidOf } from './ids.js'
 import type { NameSystem, ResolvedHead } from './name-system.js'
 import { decodePage, equalBytes, type Entry } from './page.js'
 import { decodePageHeader, type PageHeader } from './page-header.js'
+import { checkHeadPage, checkStart, checkTail, fetchPageBytes, missingTail } from './page-chain.js'
 import { PageCache } from './page-cache.js'
 import { mvdsId } from './mvds.js'
 
@@ -114,7 +115,7 @@ export class LogReader {
     }
     const cache = new PageCache(this.pageCacheBytes)
     const head = decodePageHeader(headBytes, `page ${resolved.head.toString()}`)
-    if (head.format === 0) throw fail('MALFORMED', `head page ${resolved.head.toString()} has no remotelog header (format 0); RFC-only logs are not supported by sync`)
+    checkHeadPage(resolved.head, head)
     this.checkHead(resolved, head, cursor)
 
     const chain = await this.walkBack(resolved.head, head, cursor.length, cache, signal)
@@ -152,23 +153,13 @@ export class LogReader {
     let page = head
     let id = headId
     for (;;) {
-      if (page.firstSeq === 0 && page.tail !== undefined) throw fail('MALFORMED', `page ${id.toString()} starts the log (sequence 0) but has a tail`)
+      checkStart(id, page)
       if (page.firstSeq! <= from) break
-      if (page.tail === undefined) {
-        throw fail('MALFORMED', `page ${id.toString()} starts at sequence ${page.firstSeq} but has no tail: history is missing`)
-      }
-      const older = await this.fetchHeader(page.tail, cache, signal)
-      if (older.format === 0) throw fail('MALFORMED', `page ${page.tail.toString()} has no remotelog header`)
-      if (head.logId !== undefined && (older.logId === undefined || !equalBytes(older.logId, head.logId))) {
-        throw fail('MALFORMED', `page ${page.tail.toString()} belongs to another log than head ${headId.toString()}`)
-      }
-      if (older.count === 0) throw fail('MALFORMED', `page ${page.tail.toString()} is an empty non-head page`)
-      if (older.length !== page.firstSeq) {
-        const what = older.length! > page.firstSeq! ? 'overlaps' : 'leaves a gap before'
-        throw fail('MALFORMED', `page ${page.tail.toString()} (sequences ${older.firstSeq}–${older.length! - 1}) ${what} page ${id.toString()} starting at ${page.firstSeq}`)
-      }
-      id = page.tail
-      page = older
+      if (page.tail === undefined) throw missingTail(id, page)
+      const older = { id: page.tail, page: await this.fetchHeader(page.tail, cache, signal) }
+      checkTail({ id, page }, older)
+      id = older.id
+      page = older.page
       chain.push({ id, firstSeq: page.firstSeq!, count: page.count })
     }
     if (chain.at(-1)!.firstSeq > from) throw fail('MALFORMED', 'the page chain does not reach the cursor')
@@ -185,10 +176,7 @@ export class LogReader {
   }
 
   private async fetchBytes (id: CID, signal?: AbortSignal): Promise<Uint8Array> {
-    const key = id.toString()
-    const bytes = await this.options.cas.get(id, { signal })
-    if (!cidOf(bytes).equals(id)) throw fail('INTEGRITY', `page bytes do not match ${key}`, { backend: this.options.cas.backend })
-    return bytes
+    return await fetchPageBytes(this.options.cas, id, signal)
   }
 
   /** Yields entries in order, fetching pointer payloads with at most `concurrency` in flight. */
