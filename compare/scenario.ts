@@ -59,19 +59,25 @@ async function checkLog (endpoint: Endpoint, alias: string, length: number, byte
 }
 
 /**
- * A catch-up sync that syncs again (up to 3 times) while the name is not found: a cold Hypercore
- * reader's first DHT lookup can miss every peer. Retries are counted in `retries.count`, and their
- * time is part of the catch-up time.
+ * A catch-up sync that syncs again (up to 3 times) while the name is not found or its lookup timed
+ * out: a cold Hypercore reader's first DHT lookup can miss every peer, or ask one that never answers
+ * (seen about once in six loaded runs). Retries are counted in `retries.count`, and their time is
+ * part of the catch-up time.
  */
 async function catchUp (endpoint: Endpoint, alias: string, retries: { count: number }): Promise<SyncReport> {
-  let report = await endpoint.sync(alias)
-  let ms = report.ms
-  for (let attempt = 1; !report.published && attempt < 3; attempt++) {
+  let ms = 0
+  for (let attempt = 1; ; attempt++) {
+    const started = performance.now()
+    try {
+      const report = await endpoint.sync(alias)
+      ms += report.ms
+      if (report.published || attempt >= 3) return { ...report, ms }
+    } catch (e) {
+      ms += performance.now() - started
+      if (attempt >= 3 || !isRemoteLogError(e, 'TIMEOUT')) throw e
+    }
     retries.count++
-    report = await endpoint.sync(alias)
-    ms += report.ms
   }
-  return { ...report, ms }
 }
 
 function codeOf (e: unknown): string {
@@ -294,7 +300,7 @@ export async function runScenario (o: ScenarioOptions): Promise<BackendResult> {
       unchangedSyncNsRequests: unchanged.nsRequests,
       unchangedSyncCasRequests: unchanged.casRequests,
       followerDeliveries: followed.delivered,
-      syncRetriesNameNotFound: retries.count
+      syncRetriesNotFoundOrTimedOut: retries.count
     }
     result.ok = true
   } catch (e) {
