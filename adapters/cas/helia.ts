@@ -152,17 +152,11 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
     }
   }
 
-  const fetchFromPeers = async (id: CID, signal?: AbortSignal): Promise<Uint8Array> => {
-    if (peers === undefined || libp2p === undefined) {
-      throw fail('NOT_FOUND', `no object ${id.toString()} in the repo (offline)`, { backend: BACKEND })
-    }
+  /** Reads a block from the repo, else from the connected peers within timeoutMs (Helia checks the repo first). */
+  const getNearest = async (id: CID, signal?: AbortSignal): Promise<Uint8Array> => {
+    if (libp2p === undefined) throw new Error('unreachable: offline')
     const timeout = AbortSignal.timeout(s.timeoutMs)
     const bounded = AbortSignal.any(signal === undefined ? [timeout, closing.signal] : [signal, timeout, closing.signal])
-    await peers.connect(bounded)
-    if (libp2p.getConnections().length === 0) {
-      const tried = peers.addresses.map(a => `${a}${peers.lastErrors.has(a) ? ` (${peers.lastErrors.get(a)})` : ''}`)
-      throw fail('NOT_FOUND', `no object ${id.toString()} in the repo and no peer connected${tried.length > 0 ? `; dialed ${tried.join(', ')}` : ''}`, { backend: BACKEND })
-    }
     try {
       // maxProviders 0: ask only the connected peers; there is no content routing to search (and each
       // search attempt cost more than the block transfer itself).
@@ -176,6 +170,19 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
       }
       throw wrap(e, `cannot fetch ${id.toString()} from peers`)
     }
+  }
+
+  /** A block that is not in the repo: dials the configured peers if none is connected, then asks them. */
+  const fetchFromPeers = async (id: CID, signal?: AbortSignal): Promise<Uint8Array> => {
+    if (peers === undefined || libp2p === undefined) {
+      throw fail('NOT_FOUND', `no object ${id.toString()} in the repo (offline)`, { backend: BACKEND })
+    }
+    await peers.connect(AbortSignal.any(signal === undefined ? [AbortSignal.timeout(s.timeoutMs), closing.signal] : [signal, AbortSignal.timeout(s.timeoutMs), closing.signal]))
+    if (libp2p.getConnections().length === 0) {
+      const tried = peers.addresses.map(a => `${a}${peers.lastErrors.has(a) ? ` (${peers.lastErrors.get(a)})` : ''}`)
+      throw fail('NOT_FOUND', `no object ${id.toString()} in the repo and no peer connected${tried.length > 0 ? `; dialed ${tried.join(', ')}` : ''}`, { backend: BACKEND })
+    }
+    return await getNearest(id, signal)
   }
 
   const open = (): void => {
@@ -211,11 +218,16 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
       const signal = callOptions?.signal
       return await gate.shared(async () => {
         let bytes: Uint8Array
-        try {
-          bytes = await collect(helia.blockstore.get(id, { offline: true, signal }))
-        } catch (e) {
-          if ((e as { name?: string }).name !== 'BlockNotFoundWhileOfflineError') throw wrap(e, `cannot read ${id.toString()}`)
-          bytes = await fetchFromPeers(id, signal)
+        if (libp2p !== undefined && libp2p.getConnections().length > 0) {
+          // One lookup in the repo, not two: while connected, Helia's own read checks the repo first.
+          bytes = await getNearest(id, signal)
+        } else {
+          try {
+            bytes = await collect(helia.blockstore.get(id, { offline: true, signal }))
+          } catch (e) {
+            if ((e as { name?: string }).name !== 'BlockNotFoundWhileOfflineError') throw wrap(e, `cannot read ${id.toString()}`)
+            bytes = await fetchFromPeers(id, signal)
+          }
         }
         verifyBytes(id, bytes, BACKEND)
         if (s.pinOnGet && !await helia.pins.isPinned(id, { signal })) {
