@@ -165,6 +165,26 @@ describe('helia CAS: bitswap between nodes on 127.0.0.1', () => {
       await Promise.all([alice.close(), bob.close()])
     }
   })
+
+  it('reads its own blocks without asking peers while connected, and an altered one is an INTEGRITY error at once', async () => {
+    const alice = await online()
+    const bob = await online({ peers: alice.multiaddrs(), timeoutMs: 5000 })
+    try {
+      await bob.dial(alice.multiaddrs()[0])
+      const bytes = randomBytes(200)
+      const id = await bob.put(bytes)
+      expect(Buffer.from(await bob.get(id))).toEqual(bytes)
+      const altered = Uint8Array.from(bytes)
+      altered[0] ^= 0xff
+      await writeRaw(bob, id, altered)
+      const started = Date.now()
+      await expectCode(bob.get(id), 'INTEGRITY')
+      expect(Date.now() - started).toBeLessThan(1000) // not after timeoutMs: the repo answered
+      expect(bob.connectedPeers()).toEqual([alice.peerId])
+    } finally {
+      await Promise.all([alice.close(), bob.close()])
+    }
+  })
 })
 
 

@@ -152,11 +152,13 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
     }
   }
 
+  const withCloseAndTimeout = (signal: AbortSignal | undefined, timeout: AbortSignal): AbortSignal =>
+    AbortSignal.any(signal === undefined ? [timeout, closing.signal] : [signal, timeout, closing.signal])
+
   /** Reads a block from the repo, else from the connected peers within timeoutMs (Helia checks the repo first). */
   const getNearest = async (id: CID, signal?: AbortSignal): Promise<Uint8Array> => {
-    if (libp2p === undefined) throw new Error('unreachable: offline')
     const timeout = AbortSignal.timeout(s.timeoutMs)
-    const bounded = AbortSignal.any(signal === undefined ? [timeout, closing.signal] : [signal, timeout, closing.signal])
+    const bounded = withCloseAndTimeout(signal, timeout)
     try {
       // maxProviders 0: ask only the connected peers; there is no content routing to search (and each
       // search attempt cost more than the block transfer itself).
@@ -165,7 +167,7 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
       if (signal?.aborted === true) throw fail('ABORTED', `get ${id.toString()}`, { backend: BACKEND, cause: e })
       if (closing.signal.aborted) throw fail('UNAVAILABLE', `get ${id.toString()}: the store was closed`, { backend: BACKEND, cause: e })
       if (timeout.aborted) {
-        throw fail('NOT_FOUND', `no object ${id.toString()} in the repo, and ${libp2p.getConnections().length} connected peer(s) did not send it within ${s.timeoutMs} ms`,
+        throw fail('NOT_FOUND', `no object ${id.toString()} in the repo, and ${libp2p?.getConnections().length ?? 0} connected peer(s) did not send it within ${s.timeoutMs} ms`,
           { backend: BACKEND, cause: e, details: { timeoutMs: s.timeoutMs } })
       }
       throw wrap(e, `cannot fetch ${id.toString()} from peers`)
@@ -177,7 +179,7 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
     if (peers === undefined || libp2p === undefined) {
       throw fail('NOT_FOUND', `no object ${id.toString()} in the repo (offline)`, { backend: BACKEND })
     }
-    await peers.connect(AbortSignal.any(signal === undefined ? [AbortSignal.timeout(s.timeoutMs), closing.signal] : [signal, AbortSignal.timeout(s.timeoutMs), closing.signal]))
+    await peers.connect(withCloseAndTimeout(signal, AbortSignal.timeout(s.timeoutMs)))
     if (libp2p.getConnections().length === 0) {
       const tried = peers.addresses.map(a => `${a}${peers.lastErrors.has(a) ? ` (${peers.lastErrors.get(a)})` : ''}`)
       throw fail('NOT_FOUND', `no object ${id.toString()} in the repo and no peer connected${tried.length > 0 ? `; dialed ${tried.join(', ')}` : ''}`, { backend: BACKEND })
