@@ -10,6 +10,7 @@ import type { LogMode } from '../core/log-options.js'
 import type { HeadRecord } from '../core/name-system.js'
 import type { DevnetSettings } from '../devnet/settings.js'
 import { openActor, type Actor } from './actor.js'
+import { catchUp } from './catch-up.js'
 import type { BackendResult, GuaranteeOutcome } from './metrics.js'
 import { mean, quantile, round } from './stats.js'
 
@@ -58,28 +59,6 @@ async function checkLog (endpoint: Endpoint, alias: string, length: number, byte
   return seq === length ? undefined : `${alias}: ${seq} messages, expected ${length}`
 }
 
-/**
- * A catch-up sync that syncs again (up to 3 times) while the name is not found or its lookup timed
- * out: a cold Hypercore reader's first DHT lookup can miss every peer, or ask one that never answers
- * (seen about once in six loaded runs). Retries are counted in `retries.count`, and their time is
- * part of the catch-up time.
- */
-async function catchUp (endpoint: Endpoint, alias: string, retries: { count: number }): Promise<SyncReport> {
-  let ms = 0
-  for (let attempt = 1; ; attempt++) {
-    const started = performance.now()
-    try {
-      const report = await endpoint.sync(alias)
-      ms += report.ms
-      if (report.published || attempt >= 3) return { ...report, ms }
-    } catch (e) {
-      ms += performance.now() - started
-      if (attempt >= 3 || !isRemoteLogError(e, 'TIMEOUT')) throw e
-    }
-    retries.count++
-  }
-}
-
 function codeOf (e: unknown): string {
   return isRemoteLogError(e) ? e.code : 'INTERNAL'
 }
@@ -122,6 +101,10 @@ export async function runScenario (o: ScenarioOptions): Promise<BackendResult> {
   const closeActor = async (actor: Actor): Promise<void> => {
     actors.splice(actors.indexOf(actor), 1)
     await actor.close()
+  }
+  const reopenAs = (who: string) => async (actor: Actor): Promise<Actor> => {
+    await closeActor(actor)
+    return await open(who)
   }
   const stopFollowing = new AbortController()
   // Every payload fetch of the follower's syncs listens on this signal (up to `concurrency` at once).
@@ -194,16 +177,17 @@ export async function runScenario (o: ScenarioOptions): Promise<BackendResult> {
       if (b + 1 === halfway) {
         stage = 'reader A, half-way'
         // Reader A reads the first half, then goes offline until the end.
-        const a = await open('reader-a')
-        await a.endpoint.follow(address, 'w')
-        readerA.push(await catchUp(a.endpoint, 'w', retries))
+        const opened = await open('reader-a')
+        await opened.endpoint.follow(address, 'w')
+        const { report, actor: a } = await catchUp(opened, 'w', retries, reopenAs('reader-a'))
+        readerA.push(report)
         await closeActor(a)
       }
       if (probeAt.has(b + 1)) {
         stage = `catch-up of a fresh reader at ${from + count}`
-        const probe = await open(`probe-${b + 1}`)
-        await probe.endpoint.follow(address, 'w')
-        const report = await catchUp(probe.endpoint, 'w', retries)
+        const opened = await open(`probe-${b + 1}`)
+        await opened.endpoint.follow(address, 'w')
+        const { report, actor: probe } = await catchUp(opened, 'w', retries, reopenAs(`probe-${b + 1}`))
         result.catchUp.push({ messages: report.length, ms: report.ms })
         await check(probe.endpoint, 'w', from + count)
         await closeActor(probe)
@@ -223,15 +207,15 @@ export async function runScenario (o: ScenarioOptions): Promise<BackendResult> {
     await check(follower!.endpoint, 'w', o.messages)
 
     stage = 'reader A, back online'
-    const a = await open('reader-a')
-    readerA.push(await catchUp(a.endpoint, 'w', retries))
+    const { report: again, actor: a } = await catchUp(await open('reader-a'), 'w', retries, reopenAs('reader-a'))
+    readerA.push(again)
     if (readerA[0].delivered + readerA[1].delivered !== o.messages) problems.push(`reader A: ${readerA[0].delivered} + ${readerA[1].delivered} deliveries for ${o.messages} messages`)
     await check(a.endpoint, 'w', o.messages)
 
     stage = 'reader B, full catch-up'
-    const readerB = await open('reader-b')
-    await readerB.endpoint.follow(address, 'w')
-    const full = await catchUp(readerB.endpoint, 'w', retries)
+    const openedB = await open('reader-b')
+    await openedB.endpoint.follow(address, 'w')
+    const { report: full, actor: readerB } = await catchUp(openedB, 'w', retries, reopenAs('reader-b'))
     result.catchUp.push({ messages: full.length, ms: full.ms })
     await check(readerB.endpoint, 'w', o.messages)
     const unchanged = await readerB.endpoint.sync('w')

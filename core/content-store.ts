@@ -11,6 +11,18 @@ export interface CasCapabilities {
 }
 
 /**
+ * The newest head page of every log that keeps objects in a store, so that a scrub in one log can see
+ * which payloads other logs sharing the store still use (same bytes, same id) before it deletes them.
+ * Writers record their head before each publish.
+ */
+export interface LogHeads {
+  /** Records `head` as the newest page of the log with id `logId` (hex), replacing the one before. */
+  record (logId: string, head: CID, options?: CallOptions): Promise<void>
+  /** Every recorded log head. */
+  list (options?: CallOptions): Promise<Array<{ logId: string, head: CID }>>
+}
+
+/**
  * A content-addressed store (SPEC §1). Ids are CIDv1 raw sha2-256 and are the same on every backend.
  * Implementations verify on `get` that the bytes hash to the id (INTEGRITY otherwise), reject objects
  * over 1 MiB with TOO_LARGE, and report a missing object with NOT_FOUND.
@@ -33,5 +45,7 @@ export interface ContentStore {
    * peer fetching it right now still gets it. Without it, `delete` is used where available.
    */
   release? (id: CID, options?: CallOptions): Promise<void>
+  /** Present on stores that can delete: the heads of the logs sharing the store (see `LogHeads`). */
+  readonly heads?: LogHeads
   close (): Promise<void>
 }

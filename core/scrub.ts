@@ -28,7 +28,10 @@ export interface ScrubResult {
   pages: number
   /** Store objects deleted: payloads no remaining entry uses, superseded pages that held one inline. */
   deleted: string[]
-  /** Payloads kept because an entry that was not scrubbed has the same bytes. */
+  /**
+   * Payloads kept because an entry that was not scrubbed has the same bytes — in this log, or in
+   * another log whose head the store records (or whose chain could not be read to tell).
+   */
   kept: string[]
   /** Objects to delete that the store cannot delete (it has no `delete`). */
   undeletable: string[]
@@ -69,7 +72,7 @@ export async function scrub (writer: LogWriter, seqs: number[], options: ScrubOp
   const leftover = await journal.load()
   if (leftover !== undefined) {
     const committed = new Set(writer.scrubbed)
-    if (leftover.seqs.every(s => committed.has(s))) await deleteObjects(cas, leftover.delete, result, signal)
+    if (leftover.seqs.every(s => committed.has(s))) await deleteObjects(cas, writer.logId, leftover.delete, result, signal)
     await journal.clear()
   }
 
@@ -104,7 +107,7 @@ export async function scrub (writer: LogWriter, seqs: number[], options: ScrubOp
   result.already = wanted.filter(s => !before.has(s))
   if (record !== undefined) {
     crashPoint('after-scrub-publish')
-    await deleteObjects(cas, record.delete, result, signal)
+    await deleteObjects(cas, writer.logId, record.delete, result, signal)
     await journal.clear()
   }
   return result
@@ -159,12 +162,18 @@ async function rewritePages (cas: ContentStore, head: CID, fresh: number[], revi
   }
 }
 
-async function deleteObjects (cas: ContentStore, ids: string[], result: ScrubResult, signal?: AbortSignal): Promise<void> {
+async function deleteObjects (cas: ContentStore, logId: string, ids: string[], result: ScrubResult, signal?: AbortSignal): Promise<void> {
   if (cas.delete === undefined || !cas.capabilities.delete) {
     result.undeletable.push(...ids)
     return
   }
+  // Checked right before deleting, so a log that took up the same bytes since the rewrite counts too.
+  const used = await usedByOtherLogs(cas, logId, new Set(ids), signal)
   for (const id of ids) {
+    if (used.has(id)) {
+      result.kept.push(id)
+      continue
+    }
     try {
       await cas.delete(toCid(id), { signal })
     } catch (e) {
@@ -172,4 +181,28 @@ async function deleteObjects (cas: ContentStore, ids: string[], result: ScrubRes
     }
     result.deleted.push(id)
   }
+}
+
+/**
+ * Which of `ids` other logs sharing the store point at (same bytes, same CID). A log whose chain
+ * cannot be read might use any of them, so then all are reported used: nothing is deleted that
+ * another log may need.
+ */
+async function usedByOtherLogs (cas: ContentStore, logId: string, ids: Set<string>, signal?: AbortSignal): Promise<Set<string>> {
+  const used = new Set<string>()
+  for (const other of await cas.heads?.list({ signal }) ?? []) {
+    if (other.logId === logId) continue
+    try {
+      for await (const { page } of walkChain(cas, other.head, { signal })) {
+        for (const e of page.entries) {
+          const key = e.remoteHash?.toString()
+          if (key !== undefined && ids.has(key) && e.tombstone !== true) used.add(key)
+        }
+      }
+    } catch (e) {
+      if (signal?.aborted === true) throw e
+      return new Set(ids)
+    }
+  }
+  return used
 }

@@ -13,6 +13,8 @@ export interface WriterState {
   scrubbed: number[]
   /** The log's random id (hex), written on every page; taken from the head page when absent. */
   logId?: string
+  /** The log has payloads in the CAS (pointer entries): its head is recorded in the store's `heads`. */
+  payloads?: boolean
   /** A publish whose pages are in the CAS but whose NS update may not have happened yet. */
   intent?: { head: string, length: number, revision: number }
 }

@@ -101,6 +101,8 @@ export class LogWriter {
   /** Appends journaled but not yet published. */
   get pendingCount (): number { return this.pending.length }
   get scrubbed (): readonly number[] { return this.state.scrubbed }
+  /** The log's random id (hex), written on every page. */
+  get logId (): string { return this.state.logId! }
   /** The writer's storage and backends, for operations built on it (scrub, export). */
   get backends (): WriterOptions { return this.deps }
 
@@ -122,7 +124,8 @@ export class LogWriter {
       if (this.pending.length === 0) return undefined
       const published = this.pending.length
       const superseded = this.state.head
-      const { head, pages, headPage, written } = await this.writePages(this.pending)
+      const { head, pages, headPage, written, payloads } = await this.writePages(this.pending)
+      if (payloads) this.state.payloads = true
       const record = { head, length: this.state.length + published, revision: this.state.revision + 1 }
       const receipt = await this.commit(record, headPage)
       if (superseded !== undefined && !written.has(superseded)) await this.dropSuperseded(toCid(superseded))
@@ -159,6 +162,8 @@ export class LogWriter {
   private async finishIntent (): Promise<PublishReceipt> {
     const intent = this.state.intent!
     const record = { head: toCid(intent.head), length: intent.length, revision: intent.revision }
+    // Before the name moves: a scrub in another log sharing the store must see this log's payloads.
+    if (this.state.payloads === true || this.options.mode !== 'inline') await this.deps.cas.heads?.record(this.state.logId!, record.head)
     let receipt: PublishReceipt = {}
     try {
       receipt = await this.deps.ns.publish(this.name, record, this.deps.owner, { previous: this.head })
@@ -190,7 +195,7 @@ export class LogWriter {
   }
 
   /** Puts payloads (pointer/hybrid), full pages and the new head page; returns the head's id and every page id written. */
-  private async writePages (entries: StoredEntry[]): Promise<{ head: CID, pages: number, headPage: HeadPage, written: Set<string> }> {
+  private async writePages (entries: StoredEntry[]): Promise<{ head: CID, pages: number, headPage: HeadPage, written: Set<string>, payloads: boolean }> {
     const { cas } = this.deps
     const o = this.options
     const length = this.state.length + entries.length
@@ -235,7 +240,7 @@ export class LogWriter {
     const head = await cas.put(encodePage({ format: PAGE_FORMAT, firstSeq: page.firstSeq, entries: page.entries, tail: page.tail, length, revision, scrubbed: this.state.scrubbed, logId }))
     written.add(head.toString())
     crashPoint('after-cas')
-    return { head, pages, headPage: page, written }
+    return { head, pages, headPage: page, written, payloads: remote.some(id => id !== undefined) }
   }
 }
 

@@ -1,8 +1,10 @@
+import { join } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import type { CID } from 'multiformats/cid'
 import type { ContentStore } from '../../core/content-store.js'
 import { fail } from '../../core/errors.js'
 import { checkSize, cidOf, verifyBytes } from '../../core/ids.js'
+import { fileLogHeads } from './log-heads.js'
 
 export interface LocalCasOptions {
   /** Folder of the blockstore, shared by every endpoint that uses the same store. */
@@ -47,6 +49,8 @@ export async function localCas (options: LocalCasOptions): Promise<ContentStore>
     },
     async has (id, callOptions) { return await store.has(id, callOptions) },
     async delete (id, callOptions) { await store.delete(id, callOptions) },
+    // Inside the block folder (blockstore-fs only looks at its *.data files): shared with the blocks.
+    heads: fileLogHeads(join(options.path, 'log-heads')),
     async close () { await store.close() }
   }
 }

@@ -2,6 +2,7 @@ import type { CID } from 'multiformats/cid'
 import type { ContentStore } from '../../core/content-store.js'
 import { fail } from '../../core/errors.js'
 import { checkSize, cidOf, verifyBytes } from '../../core/ids.js'
+import { memoryLogHeads } from './log-heads.js'
 
 /** The memory CAS, with a hook the conformance suite uses to simulate a corrupt store. */
 export interface MemoryContentStore extends ContentStore {
@@ -35,6 +36,7 @@ export function memoryCas (): MemoryContentStore {
     },
     async has (id) { return blocks.has(id.toString()) },
     async delete (id) { blocks.delete(id.toString()) },
+    heads: memoryLogHeads(),
     tamper (id, bytes) { blocks.set(id.toString(), bytes) },
     async close () {}
   }

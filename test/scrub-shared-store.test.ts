@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { localCas } from '../adapters/cas/local.js'
+import { memoryCas } from '../adapters/cas/memory.js'
+import { memoryNs } from '../adapters/ns/memory.js'
+import type { ContentStore } from '../core/content-store.js'
+import { cidOf } from '../core/ids.js'
+import type { NameSystem } from '../core/name-system.js'
+import { LogReader, type Message } from '../core/reader.js'
+import { scrub } from '../core/scrub.js'
+import { memoryWriterStorage } from '../core/writer-storage.js'
+import { LogWriter } from '../core/writer.js'
+import { tempDir } from './support/temp-dir.js'
+
+const SHARED = new TextEncoder().encode('the same photo, forwarded to two groups')
+const text = (s: string): Uint8Array => new TextEncoder().encode(s)
+
+async function writer (cas: ContentStore, ns: NameSystem, label: string, payloads: Uint8Array[]): Promise<LogWriter> {
+  const w = await LogWriter.open({ cas, ns, owner: { label, secret: randomBytes(32) }, storage: memoryWriterStorage(), log: { mode: 'pointer' } })
+  await w.append(payloads.map(payload => ({ payload })))
+  await w.publish()
+  return w
+}
+
+async function readAll (cas: ContentStore, ns: NameSystem, name: string): Promise<Message[]> {
+  const sync = new LogReader({ cas, ns, name }).sync({ length: 0 })
+  const messages: Message[] = []
+  for await (const m of sync.messages) messages.push(m)
+  await sync.done
+  return messages
+}
+
+/** Two logs in one store, as two endpoints (two processes for `local`) using the default store. */
+const stores: Record<string, () => Promise<[ContentStore, ContentStore, ContentStore]>> = {
+  memory: async () => { const cas = memoryCas(); return [cas, cas, cas] },
+  'local, one folder opened by each endpoint': async () => {
+    const path = await tempDir()
+    return await Promise.all([localCas({ path }), localCas({ path }), localCas({ path })])
+  }
+}
+
+describe.each(Object.entries(stores))('scrub in a store other logs share (%s)', (_name, open) => {
+  it('keeps a payload another log still uses, and deletes it once no log does', async () => {
+    const [aliceCas, bobCas, readerCas] = await open()
+    const ns = memoryNs()
+    const alice = await writer(aliceCas, ns, 'alice', [text('a0'), SHARED, text('a2')])
+    const bob = await writer(bobCas, ns, 'bob', [SHARED, text('b1')])
+
+    const first = await scrub(alice, [1, 2])
+    expect(first.kept).toEqual([cidOf(SHARED).toString()])
+    expect(first.deleted).toEqual([cidOf(text('a2')).toString()])
+    const bobs = await readAll(readerCas, ns, bob.name) // a reader who never saw bob's log: nothing lost
+    expect(bobs.map(m => Buffer.from(m.payload!).toString())).toEqual([Buffer.from(SHARED).toString(), 'b1'])
+
+    const second = await scrub(bob, [0])
+    expect(second).toMatchObject({ kept: [], deleted: [cidOf(SHARED).toString()] })
+    expect(await readerCas.has(cidOf(SHARED))).toBe(false)
+  })
+
+  it('deletes nothing another log may use when that log\'s chain cannot be read', async () => {
+    const [aliceCas, , readerCas] = await open()
+    const ns = memoryNs()
+    const alice = await writer(aliceCas, ns, 'alice', [text('a0'), text('a1')])
+    await aliceCas.heads!.record('ab'.repeat(16), cidOf(text('a head page that is not in the store')))
+    const result = await scrub(alice, [1])
+    expect(result).toMatchObject({ scrubbed: [1], kept: [cidOf(text('a1')).toString()], deleted: [] })
+    expect(await readerCas.has(cidOf(text('a1')))).toBe(true)
+    const messages = await readAll(readerCas, ns, alice.name)
+    expect(messages.map(m => m.tombstone)).toEqual([false, true]) // the entry itself is scrubbed all the same
+  })
+})
