@@ -6,6 +6,7 @@ import { fail, isRemoteLogError } from '../../core/errors.js'
 import { checkSize, cidOf, verifyBytes } from '../../core/ids.js'
 import type { BackendContext } from '../registry.js'
 import { startHeliaRepo } from './helia-repo.js'
+import { datastoreLogHeads } from './log-heads.js'
 import { parsePeers, PeerDialer } from './helia-peers.js'
 import { SweepGate } from './sweep-gate.js'
 
@@ -271,6 +272,8 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
 
     // A replaced head page may be in a peer's want list right now: unpin it, gc frees it later.
     release: unpinStored,
+
+    heads: datastoreLogHeads(helia.datastore),
 
     async gc (callOptions) {
       open()

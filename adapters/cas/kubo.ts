@@ -1,12 +1,14 @@
 import { create, type KuboRPCClient } from 'kubo-rpc-client'
 import type { CID } from 'multiformats/cid'
-import type { CallOptions, ContentStore } from '../../core/content-store.js'
+import type { CallOptions, ContentStore, LogHeads } from '../../core/content-store.js'
 import { fail, isRemoteLogError, type RemoteLogError } from '../../core/errors.js'
-import { checkSize, cidOf, verifyBytes } from '../../core/ids.js'
+import { checkSize, cidOf, toCid, verifyBytes } from '../../core/ids.js'
 
 const BACKEND = 'kubo'
 /** Extra time the client waits beyond the node's own `timeout`, so the node can answer it first. */
 const CLIENT_GRACE_MS = 1000
+/** Where the node's MFS holds the head of each log stored on it (see `LogHeads`). */
+const HEADS_DIR = '/remotelog/log-heads'
 
 export interface KuboCasOptions {
   /** The node's RPC API, e.g. `http://127.0.0.1:5001` (`/api/v0` is added when no path is given). */
@@ -99,10 +101,37 @@ export function kuboCas (options: KuboCasOptions): KuboContentStore {
     }
   }
 
+  /** Log heads as small files in the node's MFS, which its gc keeps: one node may serve many logs. */
+  const heads: LogHeads = {
+    async record (logId, head, callOptions) {
+      if (!/^[0-9a-f]{1,64}$/.test(logId)) throw fail('INVALID_INPUT', `not a log id (hex): ${logId}`)
+      try {
+        await client.files.write(`${HEADS_DIR}/${logId}`, head.toString(), { create: true, parents: true, truncate: true, ...call(callOptions) })
+      } catch (e) {
+        throw wrap(e, `files write ${HEADS_DIR}/${logId}`, callOptions)
+      }
+    },
+    async list (callOptions) {
+      const found: Array<{ logId: string, head: CID }> = []
+      try {
+        for await (const entry of client.files.ls(HEADS_DIR, call(callOptions))) {
+          const chunks: Uint8Array[] = []
+          for await (const chunk of client.files.read(`${HEADS_DIR}/${entry.name}`, call(callOptions))) chunks.push(chunk)
+          found.push({ logId: entry.name, head: toCid(Buffer.concat(chunks).toString()) })
+        }
+      } catch (e) {
+        if (/does not exist|not found/i.test((e as Error)?.message ?? '')) return found
+        throw wrap(e, `files ls ${HEADS_DIR}`, callOptions)
+      }
+      return found
+    }
+  }
+
   return {
     backend: BACKEND,
     capabilities: { delete: true },
     url,
+    heads,
 
     async put (bytes, callOptions) {
       checkSize(bytes, BACKEND)

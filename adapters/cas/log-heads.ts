@@ -1,5 +1,6 @@
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { Key, type Datastore } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
 import type { LogHeads } from '../../core/content-store.js'
 import { readJson, writeJson } from '../../core/atomic-json.js'
@@ -45,6 +46,24 @@ export function fileLogHeads (dir: string): LogHeads {
         const value = await readJson<{ head?: unknown }>(join(dir, name))
         if (typeof value?.head !== 'string') continue // removed meanwhile
         heads.push({ logId: name.slice(0, -'.json'.length), head: toCid(value.head) })
+      }
+      return heads
+    }
+  }
+}
+
+/** Log heads in a datastore (a Helia repo's), under `/remotelog/log-heads/<logId>`. */
+export function datastoreLogHeads (datastore: Datastore): LogHeads {
+  const PREFIX = '/remotelog/log-heads/'
+  return {
+    async record (logId, head, options) {
+      checkLogId(logId)
+      await datastore.put(new Key(PREFIX + logId), head.bytes, options)
+    },
+    async list (options) {
+      const heads: Array<{ logId: string, head: CID }> = []
+      for await (const { key, value } of datastore.query({ prefix: PREFIX }, options)) {
+        heads.push({ logId: key.toString().slice(PREFIX.length), head: toCid(value) })
       }
       return heads
     }

@@ -95,5 +95,19 @@ export function casConformance (name: string, harness: CasHarness): void {
       expect(await store.has(keep)).toBe(true)
       await expectCode(store.get(drop), 'NOT_FOUND')
     })
+
+    // A store that can delete records which logs keep objects in it, so a scrub spares what they use.
+    it('records the head of each log sharing it (a store that can delete)', async (ctx) => {
+      if (!store.capabilities.delete) return ctx.skip()
+      expect(store.heads).toBeDefined()
+      const [a1, a2, b] = [randomBytes(16), randomBytes(16), randomBytes(16)].map(bytes => cidOf(bytes))
+      const [logA, logB] = [randomBytes(16).toString('hex'), randomBytes(16).toString('hex')]
+      await store.heads!.record(logA, a1)
+      await store.heads!.record(logB, b)
+      await store.heads!.record(logA, a2) // the newest head replaces the one before
+      const listed = (await store.heads!.list()).filter(h => h.logId === logA || h.logId === logB)
+      expect(listed.map(h => `${h.logId} ${h.head.toString()}`).sort()).toEqual([`${logA} ${a2.toString()}`, `${logB} ${b.toString()}`].sort())
+      await expectCode(store.heads!.record('../escape', a1), 'INVALID_INPUT')
+    })
   })
 }
