@@ -156,9 +156,11 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
   const withCloseAndTimeout = (signal: AbortSignal | undefined, timeout: AbortSignal): AbortSignal =>
     AbortSignal.any(signal === undefined ? [timeout, closing.signal] : [signal, timeout, closing.signal])
 
-  /** Reads a block from the repo, else from the connected peers within timeoutMs (Helia checks the repo first). */
-  const getNearest = async (id: CID, signal?: AbortSignal): Promise<Uint8Array> => {
-    const timeout = AbortSignal.timeout(s.timeoutMs)
+  /**
+   * Reads a block from the repo, else from the connected peers before `timeout` (default: timeoutMs
+   * from now). Helia checks the repo first.
+   */
+  const getNearest = async (id: CID, signal?: AbortSignal, timeout = AbortSignal.timeout(s.timeoutMs)): Promise<Uint8Array> => {
     const bounded = withCloseAndTimeout(signal, timeout)
     try {
       // maxProviders 0: ask only the connected peers; there is no content routing to search (and each
@@ -175,17 +177,18 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
     }
   }
 
-  /** A block that is not in the repo: dials the configured peers if none is connected, then asks them. */
+  /** A block that is not in the repo: dials the configured peers if none is connected, then asks them, all within timeoutMs. */
   const fetchFromPeers = async (id: CID, signal?: AbortSignal): Promise<Uint8Array> => {
     if (peers === undefined || libp2p === undefined) {
       throw fail('NOT_FOUND', `no object ${id.toString()} in the repo (offline)`, { backend: BACKEND })
     }
-    await peers.connect(withCloseAndTimeout(signal, AbortSignal.timeout(s.timeoutMs)))
+    const timeout = AbortSignal.timeout(s.timeoutMs)
+    await peers.connect(withCloseAndTimeout(signal, timeout))
     if (libp2p.getConnections().length === 0) {
       const tried = peers.addresses.map(a => `${a}${peers.lastErrors.has(a) ? ` (${peers.lastErrors.get(a)})` : ''}`)
       throw fail('NOT_FOUND', `no object ${id.toString()} in the repo and no peer connected${tried.length > 0 ? `; dialed ${tried.join(', ')}` : ''}`, { backend: BACKEND })
     }
-    return await getNearest(id, signal)
+    return await getNearest(id, signal, timeout)
   }
 
   const open = (): void => {
