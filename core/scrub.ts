@@ -130,14 +130,7 @@ async function rewritePages (cas: ContentStore, head: CID, fresh: number[], revi
 
   // Same bytes, same CID: a payload another entry still points at must stay.
   const kept = new Set<string>()
-  if (payloads.size > 0) {
-    for await (const { page } of walkChain(cas, head, { signal })) {
-      for (const e of page.entries) {
-        const key = e.remoteHash?.toString()
-        if (key !== undefined && payloads.has(key) && !scrubbing.has(e.seq) && e.tombstone !== true) kept.add(key)
-      }
-    }
-  }
+  if (payloads.size > 0) await addUsed(cas, head, payloads, kept, signal, seq => scrubbing.has(seq))
 
   let tail: CID | undefined
   for (let i = affected.length - 1; i >= 0; i--) {
@@ -193,16 +186,21 @@ async function usedByOtherLogs (cas: ContentStore, logId: string, ids: Set<strin
   for (const other of await cas.heads?.list({ signal }) ?? []) {
     if (other.logId === logId) continue
     try {
-      for await (const { page } of walkChain(cas, other.head, { signal })) {
-        for (const e of page.entries) {
-          const key = e.remoteHash?.toString()
-          if (key !== undefined && ids.has(key) && e.tombstone !== true) used.add(key)
-        }
-      }
+      await addUsed(cas, other.head, ids, used, signal)
     } catch (e) {
       if (signal?.aborted === true) throw e
       return new Set(ids)
     }
   }
   return used
+}
+
+/** Adds to `used` each of `ids` that a live entry of the chain at `head` points at (except entries `skip` names). */
+async function addUsed (cas: ContentStore, head: CID, ids: Set<string>, used: Set<string>, signal?: AbortSignal, skip = (_seq: number) => false): Promise<void> {
+  for await (const { page } of walkChain(cas, head, { signal })) {
+    for (const e of page.entries) {
+      const key = e.remoteHash?.toString()
+      if (key !== undefined && ids.has(key) && e.tombstone !== true && !skip(e.seq)) used.add(key)
+    }
+  }
 }

@@ -8,11 +8,11 @@ import { memoryNs } from '../adapters/ns/memory.js'
 import type { ContentStore } from '../core/content-store.js'
 import { cidOf } from '../core/ids.js'
 import type { NameSystem } from '../core/name-system.js'
-import { LogReader, type Message } from '../core/reader.js'
 import { scrub } from '../core/scrub.js'
 import { memoryWriterStorage } from '../core/writer-storage.js'
 import { LogWriter } from '../core/writer.js'
 import { startIpfsRpcNode, type IpfsRpcNode } from '../devnet/ipfs-rpc-node.js'
+import { readAll } from './support/mixed-log.js'
 import { tempDir } from './support/temp-dir.js'
 
 const SHARED = new TextEncoder().encode('the same photo, forwarded to two groups')
@@ -23,14 +23,6 @@ async function writer (cas: ContentStore, ns: NameSystem, label: string, payload
   await w.append(payloads.map(payload => ({ payload })))
   await w.publish()
   return w
-}
-
-async function readAll (cas: ContentStore, ns: NameSystem, name: string): Promise<Message[]> {
-  const sync = new LogReader({ cas, ns, name }).sync({ length: 0 })
-  const messages: Message[] = []
-  for await (const m of sync.messages) messages.push(m)
-  await sync.done
-  return messages
 }
 
 /** Two logs in one store, as two endpoints (two processes for `local`) using the default store. */

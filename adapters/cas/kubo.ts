@@ -3,6 +3,7 @@ import type { CID } from 'multiformats/cid'
 import type { CallOptions, ContentStore, LogHeads } from '../../core/content-store.js'
 import { fail, isRemoteLogError, type RemoteLogError } from '../../core/errors.js'
 import { checkSize, cidOf, toCid, verifyBytes } from '../../core/ids.js'
+import { checkLogId } from './log-heads.js'
 
 const BACKEND = 'kubo'
 /** Extra time the client waits beyond the node's own `timeout`, so the node can answer it first. */
@@ -104,7 +105,7 @@ export function kuboCas (options: KuboCasOptions): KuboContentStore {
   /** Log heads as small files in the node's MFS, which its gc keeps: one node may serve many logs. */
   const heads: LogHeads = {
     async record (logId, head, callOptions) {
-      if (!/^[0-9a-f]{1,64}$/.test(logId)) throw fail('INVALID_INPUT', `not a log id (hex): ${logId}`)
+      checkLogId(logId)
       try {
         await client.files.write(`${HEADS_DIR}/${logId}`, head.toString(), { create: true, parents: true, truncate: true, ...call(callOptions) })
       } catch (e) {

@@ -9,7 +9,8 @@ import { toCid } from '../../core/ids.js'
 
 const LOG_ID = /^[0-9a-f]{1,64}$/
 
-function checkLogId (logId: string): void {
+/** Throws INVALID_INPUT unless `logId` is a log id (hex, as pages carry it): it names a file or key. */
+export function checkLogId (logId: string): void {
   if (!LOG_ID.test(logId)) throw fail('INVALID_INPUT', `not a log id (hex): ${logId}`)
 }
 
