@@ -4,6 +4,7 @@ import { cidOf, toCid } from './ids.js'
 import { decodeManifest, type PackManifest } from './pack-manifest.js'
 import { decodePage, type Page } from './page.js'
 import { checkHeadPage, checkTail, missingTail } from './page-chain.js'
+import { checkScrubbedEntries } from './page-header.js'
 
 /** What a verified pack holds. */
 export interface PackSummary {
@@ -68,6 +69,8 @@ export class PackChecker {
   private nextPage?: CID
   private last?: { id: CID, page: Page }
   private headPage?: Page
+  /** The head page's scrubbed list: every page's entries must agree with it. */
+  private scrubbed = new Set<number>()
   /** Payloads the current page points at that have not arrived yet: CID → first seq using it. */
   private pending = new Map<string, number>()
   private counts = { pages: 0, payloads: 0, messages: 0, inline: 0, tombstones: 0, blocks: 0, bytes: 0 }
@@ -135,9 +138,11 @@ export class PackChecker {
       }
       if (this.since > page.length!) throw fail('MALFORMED', `the manifest says since ${this.since}, past the log's length ${page.length}`)
       this.headPage = page
+      this.scrubbed = new Set(page.scrubbed)
     } else {
       checkTail(this.last!, { id, page })
     }
+    checkScrubbedEntries(`page ${id.toString()}`, page.entries, this.scrubbed, true)
     this.counts.pages++
     for (const e of page.entries) {
       if (e.seq < this.since) continue
@@ -179,7 +184,7 @@ export class PackChecker {
       firstSeq: oldest.firstSeq!,
       ...(this.since > 0 && oldest.tail !== undefined ? { continues: oldest.tail.toString() } : {}),
       ...this.counts,
-      scrubbed: [...head.scrubbed].sort((a, b) => a - b)
+      scrubbed: [...head.scrubbed]
     }
   }
 }

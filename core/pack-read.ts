@@ -1,8 +1,9 @@
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
-import { CarBlockIterator } from '@ipld/car/iterator'
 import type { CID } from 'multiformats/cid'
+import { readCarSections, type CarSections } from './car-sections.js'
 import { fail, isRemoteLogError } from './errors.js'
+import { MAX_OBJECT_BYTES } from './ids.js'
 
 /** A pack file opened for one streaming pass. */
 export interface PackStream {
@@ -24,7 +25,8 @@ function malformed (file: string, cause: unknown): Error {
 
 /**
  * Opens a CAR file for one pass, reading it in chunks (memory stays at a chunk plus a block).
- * NOT_FOUND when the file does not exist; MALFORMED when it is not a CAR or ends mid-block.
+ * NOT_FOUND when the file does not exist; MALFORMED when it is not a CAR or ends mid-block;
+ * TOO_LARGE, before reading it, for a block whose section declares more than the 1 MiB limit.
  * @example
  * const pack = await openPack('backup.car')
  * for await (const { cid, bytes } of pack.blocks) …
@@ -37,18 +39,16 @@ export async function openPack (file: string, signal?: AbortSignal): Promise<Pac
     throw fail((cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'NOT_FOUND' : 'INVALID_INPUT', `cannot read pack ${file}`, { cause })
   }
   const stream = createReadStream(file, { highWaterMark: 1 << 20, signal })
-  let car: CarBlockIterator
-  let roots: CID[]
+  let car: CarSections
   try {
-    car = await CarBlockIterator.fromIterable(stream)
-    roots = await car.getRoots()
+    car = await readCarSections(stream, MAX_OBJECT_BYTES)
   } catch (cause) {
     stream.destroy()
     throw malformed(file, cause)
   }
   async function * blocks (): AsyncGenerator<{ cid: CID, bytes: Uint8Array }> {
     try {
-      for await (const block of car) yield block
+      yield * car.blocks
     } catch (cause) {
       if (signal?.aborted === true) throw fail('ABORTED', `reading ${file} was aborted`, { cause })
       throw malformed(file, cause)
@@ -56,5 +56,5 @@ export async function openPack (file: string, signal?: AbortSignal): Promise<Pac
       stream.destroy()
     }
   }
-  return { roots, size, blocks: blocks(), close: () => { stream.destroy() } }
+  return { roots: car.roots, size, blocks: blocks(), close: () => { stream.destroy() } }
 }

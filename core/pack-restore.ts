@@ -57,7 +57,7 @@ export async function restoreHead (pack: PackSummary, options: RestoreHeadOption
   const existing = await storage.loadState()
   if (existing?.head === pack.head && existing.intent === undefined) return { ...result, published: false }
   if (existing?.intent?.head === pack.head) {
-    await LogWriter.open({ cas, ns, owner, storage, log: options.log }) // a restore interrupted after recording its intent
+    await (await LogWriter.open({ cas, ns, owner, storage, log: options.log })).publish() // a restore interrupted after recording its intent
     return { ...result, published: true }
   }
   if (existing?.head !== undefined || existing?.intent !== undefined || (await storage.readJournal()).length > 0) {
@@ -83,8 +83,8 @@ export async function restoreHead (pack: PackSummary, options: RestoreHeadOption
     }
   }
   await storage.saveState(state)
-  // Opening the writer finishes the recorded intent: it moves the name, then records the head.
-  if (state.intent !== undefined) await LogWriter.open({ cas, ns, owner, storage, log: options.log })
+  // A publish finishes the recorded intent: it moves the name, then records the head.
+  if (state.intent !== undefined) await (await LogWriter.open({ cas, ns, owner, storage, log: options.log })).publish()
   return { ...result, published: state.intent !== undefined }
 }
 
@@ -102,7 +102,7 @@ async function checkHistory (cas: ContentStore, pack: PackSummary, signal?: Abor
   const tail = toCid(pack.continues!)
   let first = true
   try {
-    for await (const { page } of walkChain(cas, tail, { signal })) {
+    for await (const { page } of walkChain(cas, tail, { fromHead: false, signal })) {
       if (first && page.length !== pack.firstSeq) throw fail('MALFORMED', `page ${pack.continues} does not end where the pack starts (sequence ${pack.firstSeq})`)
       first = false
     }

@@ -3,7 +3,7 @@ import type { ContentStore } from './content-store.js'
 import { fail } from './errors.js'
 import { cidOf } from './ids.js'
 import { decodePage, equalBytes, type Page } from './page.js'
-import type { PageHeader } from './page-header.js'
+import { checkScrubbedEntries, type PageHeader } from './page-header.js'
 
 /** One page of a log's chain, with its id and its encoded bytes. */
 export interface ChainPage {
@@ -57,8 +57,9 @@ export function checkStart (id: CID, page: PageLinks): void {
 
 /**
  * Throws MALFORMED unless `older` — the page `newer.tail` names — continues the chain: a remotelog
- * page of the same log (log id), not empty, whose sequences end exactly where `newer`'s begin
- * (no overlap, no gap).
+ * page of the same log (log id), not empty, written no later than `newer` (revision), whose
+ * sequences end exactly where `newer`'s begin (no overlap, no gap). What each page claims about
+ * itself is checked when it is decoded (`checkPageClaims`).
  * @example checkTail({ id: headId, page: head }, { id: head.tail!, page: older })
  */
 export function checkTail (newer: { id: CID, page: PageLinks }, older: { id: CID, page: PageLinks }): void {
@@ -68,6 +69,9 @@ export function checkTail (newer: { id: CID, page: PageLinks }, older: { id: CID
     throw fail('MALFORMED', `page ${olderId} belongs to another log than page ${newer.id.toString()}`)
   }
   if (countOf(older.page) === 0) throw fail('MALFORMED', `page ${olderId} is an empty non-head page`)
+  if (older.page.revision! > newer.page.revision!) {
+    throw fail('MALFORMED', `page ${olderId} claims revision ${older.page.revision}, after the revision ${newer.page.revision} of page ${newer.id.toString()} that names it as its tail`)
+  }
   if (older.page.length !== newer.page.firstSeq) {
     const what = older.page.length! > newer.page.firstSeq! ? 'overlaps' : 'leaves a gap before'
     throw fail('MALFORMED', `page ${olderId} (sequences ${older.page.firstSeq}–${older.page.length! - 1}) ${what} page ${newer.id.toString()} starting at ${newer.page.firstSeq}`)
@@ -84,21 +88,29 @@ export function missingTail (id: CID, page: PageLinks): Error {
 
 /**
  * Walks a log's pages from `head` back to the page that holds sequence `from` (default 0: the
- * whole log), newest first, checking every link. One page is in memory at a time.
+ * whole log), newest first, checking every link and every claim: each page's header
+ * (`decodePage`), each tail (`checkTail`, `checkStart`, `missingTail`), and every entry against
+ * the head's scrubbed list (`checkScrubbedEntries`). With `fromHead: false` the walk starts at an
+ * older page, whose (empty) scrubbed list is not the log's: only the entries it names are checked.
+ * One page is in memory at a time.
  * @example
  * for await (const { id, page } of walkChain(cas, head)) console.log(id.toString(), page.firstSeq)
  */
-export async function * walkChain (cas: ContentStore, head: CID, options: { from?: number, signal?: AbortSignal } = {}): AsyncGenerator<ChainPage> {
+export async function * walkChain (cas: ContentStore, head: CID, options: { from?: number, fromHead?: boolean, signal?: AbortSignal } = {}): AsyncGenerator<ChainPage> {
   const from = options.from ?? 0
   let current = await fetchPage(cas, head, options.signal)
   checkHeadPage(head, current.page)
   checkStart(head, current.page)
+  const scrubbed = new Set(current.page.scrubbed)
+  const complete = options.fromHead !== false
+  checkScrubbedEntries(`page ${head.toString()}`, current.page.entries, scrubbed, complete)
   yield current
   while (current.page.firstSeq! > from) {
     if (current.page.tail === undefined) throw missingTail(current.id, current.page)
     const older = await fetchPage(cas, current.page.tail, options.signal)
     checkTail(current, older)
     checkStart(older.id, older.page)
+    checkScrubbedEntries(`page ${older.id.toString()}`, older.page.entries, scrubbed, complete)
     current = older
     yield current
   }

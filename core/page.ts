@@ -3,11 +3,11 @@ import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire'
 import type { CID } from 'multiformats/cid'
 import { RemoteLogSchema, RemoteLog_PairSchema } from '../proto/gen/vac/remotelog/remotelog_pb.js'
 import { fail } from './errors.js'
-import { cidOf, MAX_OBJECT_BYTES, toCid } from './ids.js'
+import { cidOf, toCid } from './ids.js'
 import { mvdsId } from './mvds.js'
+import { checkScrubbedEntries, decodePageHeader, PAGE_FORMAT } from './page-header.js'
 
-/** The page format version we write. Pages with format 0 are RFC pages without our header. */
-export const PAGE_FORMAT = 1
+export { PAGE_FORMAT }
 
 /** One log entry as stored in a page. */
 export interface Entry {
@@ -37,11 +37,6 @@ export interface Page {
   scrubbed: number[]
   /** Random id of the log the page belongs to. */
   logId?: Uint8Array
-}
-
-function toNumber (n: bigint, what: string): number {
-  if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw fail('MALFORMED', `${what} ${n} is out of range`)
-  return Number(n)
 }
 
 // The head page is re-encoded on every publish with mostly the same entries: each entry's Pair
@@ -85,26 +80,30 @@ export function encodePage (page: Page): Uint8Array {
 }
 
 /**
- * Decodes and checks a page: decodable, not over the size limit, header consistent with its
- * entries, inline payloads matching their remoteHash, MVDS ids matching their fields.
- * Throws MALFORMED (or INTEGRITY for a payload/id mismatch) with what is wrong.
+ * Decodes and checks a page: decodable, not over the size limit, every header claim checked
+ * (`decodePageHeader`: count, first_seq, length, revision, scrubbed list), inline payloads matching
+ * their remoteHash, MVDS ids matching their fields, and every entry the page's own scrubbed list
+ * names a tombstone. Throws MALFORMED (or INTEGRITY for a payload/id mismatch) with what is wrong.
  */
 export function decodePage (bytes: Uint8Array, where = 'page'): Page {
-  if (bytes.byteLength > MAX_OBJECT_BYTES) throw fail('TOO_LARGE', `${where} is ${bytes.byteLength} bytes, over the ${MAX_OBJECT_BYTES}-byte limit`)
+  const header = decodePageHeader(bytes, where)
   let message
   try {
     message = fromBinary(RemoteLogSchema, bytes)
   } catch (cause) {
     throw fail('MALFORMED', `${where} does not decode as vac.remotelog.RemoteLog`, { cause })
   }
-  const format = message.format
-  const firstSeq = format >= 1 ? toNumber(message.firstSeq, 'first_seq') : undefined
-  if (format >= 1 && message.count !== message.pair.length) {
-    throw fail('MALFORMED', `${where} says ${message.count} entries but holds ${message.pair.length}`)
-  }
+  if (message.pair.length !== header.count) throw fail('MALFORMED', `${where} holds ${message.pair.length} entries, not the ${header.count} its fields count`)
+  const firstSeq = header.firstSeq
   const entries = message.pair.map((p, i): Entry => {
     const entry: Entry = { seq: (firstSeq ?? 0) + i, localHash: p.localHash }
-    if (p.remoteHash.byteLength > 0) entry.remoteHash = toCid(p.remoteHash)
+    if (p.remoteHash.byteLength > 0) {
+      try {
+        entry.remoteHash = toCid(p.remoteHash)
+      } catch (cause) {
+        throw fail('MALFORMED', `${where}: remoteHash of entry ${i} is not a remotelog id`, { cause })
+      }
+    }
     if (p.data.byteLength > 0 || (entry.remoteHash === undefined && !p.tombstone)) entry.data = p.data
     if (p.tombstone) {
       if (entry.remoteHash !== undefined || p.data.byteLength > 0) throw fail('MALFORMED', `${where}: tombstone at entry ${i} still carries a payload`)
@@ -122,15 +121,13 @@ export function decodePage (bytes: Uint8Array, where = 'page'): Page {
     }
     return entry
   })
-  const page: Page = { format, firstSeq, entries, scrubbed: message.scrubbed.map(s => toNumber(s, 'scrubbed')) }
-  if (message.tail.byteLength > 0) page.tail = toCid(message.tail)
-  if (message.logId.byteLength > 0) page.logId = message.logId
-  if (format >= 1) {
-    page.length = toNumber(message.length, 'length')
-    page.revision = toNumber(message.revision, 'revision')
-    if (page.length !== firstSeq! + entries.length) {
-      throw fail('MALFORMED', `${where}: length ${page.length} is not first_seq ${firstSeq} + ${entries.length} entries`)
-    }
+  const page: Page = { format: header.format, firstSeq, entries, scrubbed: header.scrubbed }
+  if (header.tail !== undefined) page.tail = header.tail
+  if (header.logId !== undefined) page.logId = header.logId
+  if (header.format >= 1) {
+    page.length = header.length
+    page.revision = header.revision
+    checkScrubbedEntries(where, entries, new Set(header.scrubbed), false)
   }
   return page
 }

@@ -4,7 +4,7 @@ import { fail, isRemoteLogError } from './errors.js'
 import { cidOf } from './ids.js'
 import type { NameSystem, ResolvedHead } from './name-system.js'
 import { decodePage, equalBytes, type Entry } from './page.js'
-import { decodePageHeader, type PageHeader } from './page-header.js'
+import { checkScrubbedEntries, decodePageHeader, type PageHeader } from './page-header.js'
 import { checkHeadPage, checkStart, checkTail, fetchPageBytes, missingTail } from './page-chain.js'
 import { PageCache } from './page-cache.js'
 import { mvdsId } from './mvds.js'
@@ -114,18 +114,21 @@ export class LogReader {
       }
     }
     const cache = new PageCache(this.pageCacheBytes)
+    // Every claim of the head page (counts, sequences, revision, scrubbed list) is checked here,
+    // before anything is delivered; each older page's when the walk reads it.
     const head = decodePageHeader(headBytes, `page ${resolved.head.toString()}`)
     checkHeadPage(resolved.head, head)
     this.checkHead(resolved, head, cursor)
 
     const chain = await this.walkBack(resolved.head, head, cursor.length, cache, signal)
     const known = new Set(cursor.scrubbed ?? [])
-    const scrubbedNow = head.scrubbed.filter(s => s < cursor.length && !known.has(s)).sort((a, b) => a - b)
+    const scrubbedNow = head.scrubbed.filter(s => s < cursor.length && !known.has(s))
     for (const seq of scrubbedNow) yield { seq, localHash: new Uint8Array(0), tombstone: true }
 
     let delivered = 0
     cache.set(resolved.head.toString(), headBytes, true)
-    for await (const message of this.deliver(this.entries(chain, cursor.length, cache, signal), signal)) {
+    const scrubbed = new Set(head.scrubbed)
+    for await (const message of this.deliver(this.entries(chain, cursor.length, scrubbed, cache, signal), signal)) {
       delivered++
       yield message
     }
@@ -134,7 +137,7 @@ export class LogReader {
       changed: true,
       delivered,
       scrubbedNow,
-      cursor: { length, head: resolved.head.toString(), revision: head.revision, scrubbed: [...head.scrubbed].sort((a, b) => a - b) }
+      cursor: { length, head: resolved.head.toString(), revision: head.revision, scrubbed: [...head.scrubbed] }
     }
   }
 
@@ -179,13 +182,16 @@ export class LogReader {
     return await fetchPageBytes(this.options.cas, id, signal)
   }
 
-  /** Yields entries in order, fetching pointer payloads with at most `concurrency` in flight. */
-  /** The chain's entries from `from` on, oldest first, decoding (and if needed re-fetching) one page at a time. */
-  private async * entries (chain: PageRef[], from: number, cache: PageCache, signal?: AbortSignal): AsyncGenerator<Entry> {
+  /**
+   * The chain's entries from `from` on, oldest first, decoding (and if needed re-fetching) one page
+   * at a time; each page's entries must agree with the head's scrubbed list before any is yielded.
+   */
+  private async * entries (chain: PageRef[], from: number, scrubbed: ReadonlySet<number>, cache: PageCache, signal?: AbortSignal): AsyncGenerator<Entry> {
     for (const ref of chain) {
       const key = ref.id.toString()
       const page = decodePage(cache.get(key) ?? await this.fetchBytes(ref.id, signal), `page ${key}`)
       if (page.firstSeq !== ref.firstSeq || page.entries.length !== ref.count) throw fail('INTEGRITY', `page ${key} changed between two reads`)
+      checkScrubbedEntries(`page ${key}`, page.entries, scrubbed, true)
       for (const entry of page.entries) if (entry.seq >= from) yield entry
     }
   }
