@@ -2,12 +2,13 @@ import { join } from 'node:path'
 import type { ContentStore } from './content-store.js'
 import { countingCas, countingNs, emptyCounts } from './counting.js'
 import { formatAddress, parseAddress } from './address.js'
-import { FollowStore, type FollowRecord } from './follow-store.js'
+import { checkAlias, defaultAlias, FollowStore, type FollowRecord } from './follow-store.js'
+import type { Durability } from './durable-file.js'
 import { Keystore, checkLogName } from './keystore.js'
 import type { LogOptions } from './log-options.js'
 import type { NameSystem, OwnerKey } from './name-system.js'
 import { LogReader, type Message } from './reader.js'
-import { fileWriterStorage } from './writer-storage.js'
+import { fileWriterStorage, type WriterStorage } from './writer-storage.js'
 import { LogWriter, type AppendInput, type PublishResult } from './writer.js'
 import type { StoredEntry } from './entry-file.js'
 import { fail, isRemoteLogError } from './errors.js'
@@ -32,6 +33,11 @@ export interface EndpointOptions {
   name?: string
   /** Closes what `nsFor` opened; called by `close`. */
   onClose?: () => Promise<void>
+  /**
+   * `fsync` (default): an append is on disk, surviving a power cut, when it returns; `process`:
+   * it survives a killed process only, and appends are faster.
+   */
+  durability?: Durability
 }
 
 /** What a sync of one followed log did. */
@@ -89,7 +95,7 @@ export class Endpoint {
 
   private constructor (readonly options: EndpointOptions) {
     this.keys = new Keystore(options.dir)
-    this.follows = new FollowStore(join(options.dir, 'follows'))
+    this.follows = new FollowStore(join(options.dir, 'follows'), join(options.dir, 'locks'), options.durability)
   }
 
   static async open (options: EndpointOptions): Promise<Endpoint> {
@@ -99,22 +105,25 @@ export class Endpoint {
   get cas (): ContentStore { return this.options.cas }
   get ns (): NameSystem { return this.options.ns }
 
-  /** The owner key of one of this endpoint's logs. */
-  async owner (log = DEFAULT_LOG): Promise<OwnerKey> {
+  /** The owner key of one of this endpoint's logs; NOT_FOUND for a log with no key here unless `create`. */
+  async owner (log = DEFAULT_LOG, options: { create?: boolean } = {}): Promise<OwnerKey> {
     const label = log === DEFAULT_LOG ? (this.options.name ?? DEFAULT_LOG) : (this.options.name !== undefined ? `${this.options.name}-${log}` : log)
-    return { label, secret: await this.keys.secret(log) }
+    return { label, secret: await this.keys.secret(log, { create: options.create === true || log === DEFAULT_LOG }) }
   }
 
-  /** The writer of one of this endpoint's logs (opened once, recovering an interrupted publish). */
-  async writer (log = DEFAULT_LOG): Promise<LogWriter> {
+  /**
+   * The writer of one of this endpoint's logs. A log other than the default one exists once it
+   * has a key: `create` makes one (as `append` does); otherwise an unknown log is NOT_FOUND.
+   */
+  async writer (log = DEFAULT_LOG, options: { create?: boolean } = {}): Promise<LogWriter> {
     checkLogName(log)
     let writer = this.writers.get(log)
     if (writer === undefined) {
       writer = (async () => await LogWriter.open({
         cas: this.options.cas,
         ns: this.options.ns,
-        owner: await this.owner(log),
-        storage: fileWriterStorage(join(this.options.dir, 'logs', log)),
+        owner: await this.owner(log, options),
+        storage: this.writerStorage(log),
         log: this.options.log
       }))()
       this.writers.set(log, writer)
@@ -123,14 +132,29 @@ export class Endpoint {
     return await writer
   }
 
-  /** Appends messages to a log's journal; returns their sequence numbers. Call `publish` after. */
-  async append (inputs: AppendInput[], options: { log?: string } = {}): Promise<number[]> {
-    return await (await this.writer(options.log)).append(inputs)
+  private writerStorage (log: string): WriterStorage {
+    return fileWriterStorage(join(this.options.dir, 'logs', checkLogName(log)), {
+      lockPath: join(this.options.dir, 'locks', `log-${log}.lock`),
+      durability: this.options.durability
+    })
+  }
+
+  /** Appends messages to a log's journal (creating the log); returns their sequence numbers. Call `publish` after. */
+  async append (inputs: readonly AppendInput[], options: { log?: string } = {}): Promise<number[]> {
+    return await (await this.writer(options.log, { create: true })).append(inputs)
   }
 
   /** Publishes a log's pending appends. Undefined when nothing was pending. */
   async publish (options: { log?: string } = {}): Promise<PublishResult | undefined> {
     return await (await this.writer(options.log)).publish()
+  }
+
+  /**
+   * After a CONFLICT (another device with this log's key published): publishes this state dir's
+   * unpublished messages after the log's current head, renumbered (see `LogWriter.rebase`).
+   */
+  async rebase (options: { log?: string } = {}): Promise<{ renumbered: number, from?: number, result?: PublishResult }> {
+    return await (await this.writer(options.log)).rebase()
   }
 
   /** The address readers follow, e.g. `local:b…`. */
@@ -147,19 +171,21 @@ export class Endpoint {
   async follow (address: string, alias?: string): Promise<FollowRecord> {
     const parsed = parseAddress(address)
     await this.nsFor(parsed.scheme)
-    const name = alias ?? parsed.name.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64)
-    if (await this.follows.has(name)) {
-      const existing = await this.follows.get(name)
-      if (existing.address !== formatAddress(parsed)) throw fail('CONFLICT', `alias "${name}" already follows ${existing.address}`)
-      return existing
-    }
-    const record: FollowRecord = { alias: name, address: formatAddress(parsed), cursor: { length: 0 }, fileBytes: 0 }
-    await this.follows.save(record)
-    return record
+    const name = checkAlias(alias ?? defaultAlias(parsed.name))
+    return await this.follows.exclusive(name, async () => {
+      if (await this.follows.has(name)) {
+        const existing = await this.follows.get(name)
+        if (existing.address !== formatAddress(parsed)) throw fail('CONFLICT', `alias "${name}" already follows ${existing.address}`)
+        return existing
+      }
+      const record: FollowRecord = { alias: name, address: formatAddress(parsed), cursor: { length: 0 }, fileBytes: 0 }
+      await this.follows.save(record)
+      return record
+    })
   }
 
   async unfollow (alias: string): Promise<void> {
-    await this.follows.remove(alias)
+    await this.follows.exclusive(alias, async () => { await this.follows.remove(alias) })
   }
 
   async following (): Promise<FollowRecord[]> {
@@ -171,6 +197,10 @@ export class Endpoint {
    * When the head did not change this costs one NS request and no CAS request.
    */
   async sync (alias: string, options: SyncOptions = {}): Promise<SyncReport> {
+    return await this.follows.exclusive(alias, async () => await this.syncLocked(alias, options))
+  }
+
+  private async syncLocked (alias: string, options: SyncOptions): Promise<SyncReport> {
     const started = performance.now()
     let record = await this.follows.reconcile(await this.follows.get(alias))
     const { scheme, name } = parseAddress(record.address)
@@ -235,33 +265,37 @@ export class Endpoint {
     }
   }
 
-  /** Syncs every followed log, one after another. */
-  async syncAll (options: SyncOptions = {}): Promise<SyncReport[]> {
-    const reports: SyncReport[] = []
-    for (const f of await this.follows.list()) reports.push(await this.sync(f.alias, options))
-    return reports
+  /**
+   * Syncs every followed log, one after another. A log that fails does not stop the others: its
+   * entry carries `error: { code, message }` (see `syncEach` in core/sync-each.ts). Check it.
+   * @example for (const r of await bob.syncAll()) if (r.error !== undefined) console.error(r.alias, r.error.code)
+   */
+  async syncAll (options: SyncOptions = {}): Promise<Array<import('./sync-each.js').SyncResult>> {
+    const { syncEach } = await import('./sync-each.js')
+    return await syncEach(await this.follows.list(), async f => await this.sync(f.alias, options), options.signal)
   }
 
   /**
    * Follows a log live: syncs now, then again each time its name system reports a new head
-   * (push where the backend can watch), yielding each sync's report until `signal` aborts.
+   * (push where the backend can watch, else every `pollMs`), yielding each sync's report until
+   * `signal` aborts. Survives outages: a transient error (UNAVAILABLE, TIMEOUT) is reported through
+   * `onRetry`, and after a capped exponential backoff the follower syncs again from its stored cursor
+   * and restarts the name system's watch; other errors end it (see `liveFollow` in core/live-follow.ts).
+   * @example
+   * for await (const r of bob.watch('alice', { signal, onRetry: e => console.error(`retrying in ${e.delayMs} ms`) })) console.log(r.delivered)
    */
-  async * watch (alias: string, options: { signal: AbortSignal, pollMs?: number }): AsyncGenerator<SyncReport> {
+  async * watch (alias: string, options: import('./live-follow.js').WatchOptions): AsyncGenerator<SyncReport> {
+    const { liveFollow } = await import('./live-follow.js')
     const record = await this.follows.get(alias)
     const { scheme, name } = parseAddress(record.address)
     const ns = await this.nsFor(scheme)
-    yield await this.sync(alias, options)
-    if (ns.watch === undefined) {
-      while (!options.signal.aborted) {
-        await new Promise(resolve => setTimeout(resolve, options.pollMs ?? 1000))
-        if (!options.signal.aborted) yield await this.sync(alias, options)
-      }
-      return
-    }
-    for await (const head of ns.watch(name, { signal: options.signal })) {
-      const current = (await this.follows.get(alias)).cursor.head
-      if (current !== head.head.toString()) yield await this.sync(alias, options)
-    }
+    const watch = ns.watch?.bind(ns)
+    yield * liveFollow({
+      alias,
+      sync: async () => await this.sync(alias, options),
+      heads: watch === undefined ? undefined : signal => watch(name, { signal }),
+      syncedHead: async () => (await this.follows.get(alias)).cursor.head
+    }, options)
   }
 
   /**
@@ -330,7 +364,7 @@ export class Endpoint {
       cas: this.options.cas,
       ns: this.options.ns,
       owner: await this.owner(log),
-      storage: fileWriterStorage(join(this.options.dir, 'logs', log)),
+      storage: this.writerStorage(log),
       log: this.options.log,
       signal: options.signal
     })
@@ -339,7 +373,7 @@ export class Endpoint {
 
   /** True when an own log has never published nor journaled anything (its key may be replaced). */
   private async unwritten (log: string): Promise<boolean> {
-    const storage = fileWriterStorage(join(this.options.dir, 'logs', log))
+    const storage = this.writerStorage(log)
     const state = await storage.loadState()
     return state?.head === undefined && state?.intent === undefined && (await storage.readJournal()).length === 0
   }

@@ -1,8 +1,10 @@
 import { mkdir, readdir, rename, rm, truncate } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { readJson, writeJson } from './atomic-json.js'
+import { syncDir, type Durability } from './durable-file.js'
 import { EntryFile, type StoredEntry } from './entry-file.js'
 import { fail } from './errors.js'
+import { withFileLock } from './file-lock.js'
 import type { Cursor } from './reader.js'
 
 /** A followed log on disk: its address, its cursor and the messages delivered so far. */
@@ -15,7 +17,20 @@ export interface FollowRecord {
   lastSync?: string
 }
 
-const ALIAS = /^[A-Za-z0-9_.-]{1,64}$/
+// No leading dot: `.`, `..` and hidden names are not aliases, so an alias's folder stays inside `follows/`.
+const ALIAS = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$/
+
+/** Checks an alias: 1-64 letters, digits, `_`, `.` or `-`, not starting with a dot. */
+export function checkAlias (alias: string): string {
+  if (!ALIAS.test(alias)) throw fail('INVALID_INPUT', `an alias is 1-64 letters, digits, _ . or - and does not start with a dot: ${JSON.stringify(alias)}`)
+  return alias
+}
+
+/** The alias a followed name gets when none is given: its safe characters, never a dot name. */
+export function defaultAlias (name: string): string {
+  const alias = name.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+/, '').slice(0, 64)
+  return alias === '' ? 'log' : alias
+}
 
 /**
  * Followed logs in `<stateDir>/follows/<alias>/`: `follow.json` (replaced atomically) and
@@ -23,15 +38,26 @@ const ALIAS = /^[A-Za-z0-9_.-]{1,64}$/
  * reader killed in between finds the extra messages on reopen and counts them, never twice.
  */
 export class FollowStore {
-  constructor (private readonly root: string) {}
+  /**
+   * @param root `<stateDir>/follows`
+   * @param locks the folder of the per-alias locks (`<stateDir>/locks`)
+   */
+  constructor (private readonly root: string, private readonly locks: string, private readonly durability: Durability = 'fsync') {}
 
   private dir (alias: string): string {
-    if (!ALIAS.test(alias)) throw fail('INVALID_INPUT', `alias must be 1-64 letters, digits, _ . or -: ${alias}`)
-    return join(this.root, alias)
+    return join(this.root, checkAlias(alias))
   }
 
   messages (alias: string): EntryFile {
-    return new EntryFile(join(this.dir(alias), 'messages'))
+    return new EntryFile(join(this.dir(alias), 'messages'), this.durability)
+  }
+
+  /**
+   * Runs `section` with the followed log to itself across processes: one sync at a time per
+   * alias (a second one waits, then finds what the first delivered), and follow/unfollow in between.
+   */
+  async exclusive<T> (alias: string, section: () => Promise<T>): Promise<T> {
+    return await withFileLock(join(this.locks, `follow-${checkAlias(alias)}.lock`), section)
   }
 
   async list (): Promise<FollowRecord[]> {
@@ -57,13 +83,14 @@ export class FollowStore {
   }
 
   async save (record: FollowRecord): Promise<void> {
-    await mkdir(this.dir(record.alias), { recursive: true })
-    await writeJson(join(this.dir(record.alias), 'follow.json'), record)
+    await mkdir(this.dir(record.alias), { recursive: true, mode: 0o700 })
+    await writeJson(join(this.dir(record.alias), 'follow.json'), record, { durability: this.durability })
   }
 
   async remove (alias: string): Promise<void> {
     await this.get(alias)
     await rm(this.dir(alias), { recursive: true, force: true })
+    if (this.durability === 'fsync') await syncDir(dirname(this.dir(alias)))
   }
 
   /**
@@ -93,10 +120,11 @@ export class FollowStore {
     const drop = new Set(seqs)
     const file = this.messages(record.alias)
     const entries: StoredEntry[] = (await file.readAll()).map(e => drop.has(e.seq) ? { seq: e.seq, localHash: e.localHash, tombstone: true } : e)
-    const replacement = new EntryFile(`${file.path}.new`)
+    const replacement = new EntryFile(`${file.path}.new`, this.durability)
     await rm(replacement.path, { force: true })
     await replacement.append(entries)
     await rename(replacement.path, file.path)
+    if (this.durability === 'fsync') await syncDir(dirname(file.path))
     const updated = { ...record, fileBytes: await file.size() }
     await this.save(updated)
     return updated

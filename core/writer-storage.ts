@@ -1,7 +1,9 @@
-import { mkdir, rename, truncate, writeFile } from 'node:fs/promises'
+import { mkdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { readJson, writeJson } from './atomic-json.js'
+import { replaceFile, type Durability } from './durable-file.js'
 import { EntryFile, encodeEntries, type StoredEntry } from './entry-file.js'
+import { withFileLock } from './file-lock.js'
 
 /** What a writer remembers between runs. Ids are CID strings. */
 export interface WriterState {
@@ -19,52 +21,85 @@ export interface WriterState {
   intent?: { head: string, length: number, revision: number }
 }
 
-/** Where a writer keeps its state and its journal of appends not yet published. */
+/**
+ * Where a writer keeps its state and its journal of appends not yet published. The writer calls
+ * the other methods only inside `exclusive`, which keeps every other writer of the same storage
+ * (another process on the same state dir) out until it returns.
+ */
 export interface WriterStorage {
+  exclusive<T> (section: () => Promise<T>): Promise<T>
   loadState (): Promise<WriterState | undefined>
   saveState (state: WriterState): Promise<void>
   readJournal (): Promise<StoredEntry[]>
-  appendJournal (entries: StoredEntry[]): Promise<void>
+  /** Appends one batch, all of it or nothing; acknowledged (durable) when it returns. */
+  appendJournal (entries: readonly StoredEntry[]): Promise<void>
   /** Replaces the journal with `keep` (the entries still unpublished). */
-  resetJournal (keep: StoredEntry[]): Promise<void>
+  resetJournal (keep: readonly StoredEntry[]): Promise<void>
 }
 
-/** Writer storage in memory, for library users who keep their own durability. */
+/** Writer storage in memory, for library users who keep their own durability (one process). */
 export function memoryWriterStorage (): WriterStorage {
   let state: WriterState | undefined
   let journal: StoredEntry[] = []
   return {
+    async exclusive (section) { return await section() },
     async loadState () { return state === undefined ? undefined : structuredClone(state) },
     async saveState (s) { state = structuredClone(s) },
-    async readJournal () { return [...journal] },
-    async appendJournal (entries) { journal.push(...entries) },
-    async resetJournal (keep) { journal = [...keep] }
+    async readJournal () { return journal.slice() },
+    async appendJournal (entries) { for (const e of entries) journal.push(e) },
+    async resetJournal (keep) { journal = keep.slice() }
+  }
+}
+
+/** Identifies one version of a file: a rename gives a new inode, an append a new size. */
+async function version (path: string): Promise<string> {
+  try {
+    const s = await stat(path, { bigint: true })
+    return `${s.ino}:${s.size}:${s.mtimeNs}`
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'none'
+    throw e
   }
 }
 
 /**
- * Writer storage in a folder: `state.json` (replaced atomically) and `journal` (append-only).
- * An append is acknowledged once its journal write returned, so a killed process loses nothing.
+ * Writer storage in a folder: `state.json` (replaced atomically) and `journal` (append-only,
+ * checksummed batches), guarded by the cross-process lock `lockPath`. An append is acknowledged
+ * once its journal batch is written (and, with `fsync` durability, flushed to disk).
  */
-export function fileWriterStorage (dir: string): WriterStorage {
+export function fileWriterStorage (dir: string, options: { lockPath?: string, durability?: Durability } = {}): WriterStorage {
+  const durability = options.durability ?? 'fsync'
   const statePath = join(dir, 'state.json')
-  const journal = new EntryFile(join(dir, 'journal'))
+  const journal = new EntryFile(join(dir, 'journal'), durability)
+  const lockPath = options.lockPath ?? join(dir, 'writer.lock')
+  // The journal as this process last read or wrote it: read again only when another process changed it.
+  let cached: { version: string, entries: StoredEntry[] } | undefined
   let ready: Promise<unknown> | undefined
-  const ensureDir = async (): Promise<void> => { await (ready ??= mkdir(dir, { recursive: true })) }
+  const ensureDir = async (): Promise<void> => { await (ready ??= mkdir(dir, { recursive: true, mode: 0o700 })) }
   return {
+    async exclusive (section) { return await withFileLock(lockPath, section) },
     async loadState () { return await readJson<WriterState>(statePath) },
-    async saveState (state) { await ensureDir(); await writeJson(statePath, state) },
-    async readJournal () { return await journal.readAll() },
-    async appendJournal (entries) { await ensureDir(); await journal.append(entries) },
-    async resetJournal (keep) {
+    async saveState (state) { await ensureDir(); await writeJson(statePath, state, { durability }) },
+    async readJournal () {
+      const now = await version(journal.path)
+      if (cached?.version !== now) cached = { entries: await journal.readAll(), version: await version(journal.path) }
+      return cached.entries.slice()
+    },
+    async appendJournal (entries) {
       await ensureDir()
-      if (keep.length === 0) {
-        await truncate(journal.path, 0).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'ENOENT') throw e })
+      const known = cached !== undefined && cached.version === await version(journal.path) ? cached.entries : undefined
+      await journal.append(entries)
+      if (known === undefined) {
+        cached = undefined
         return
       }
-      const temp = `${journal.path}.new`
-      await writeFile(temp, encodeEntries(keep))
-      await rename(temp, journal.path)
+      for (const e of entries) known.push(e)
+      cached = { entries: known, version: await version(journal.path) }
+    },
+    async resetJournal (keep) {
+      await ensureDir()
+      await replaceFile(journal.path, encodeEntries(keep), { durability })
+      cached = { entries: keep.slice(), version: await version(journal.path) }
     }
   }
 }

@@ -8,7 +8,7 @@ import { checkSize, MAX_OBJECT_BYTES, sha256, toCid } from './ids.js'
 import { logOptions, type LogOptions } from './log-options.js'
 import { mapWindow } from './map-window.js'
 import { mvdsId } from './mvds.js'
-import type { HeadRecord, NameSystem, OwnerKey, PublishReceipt } from './name-system.js'
+import type { HeadRecord, NameSystem, OwnerKey, PublishReceipt, ResolvedHead } from './name-system.js'
 import { decodePage, encodePage, PAGE_FORMAT, type Entry } from './page.js'
 import { entryBytes, headerBytes } from './page-size.js'
 import { Mutex } from './mutex.js'
@@ -68,30 +68,49 @@ function toStored (input: AppendInput, seq: number): StoredEntry {
 export class LogWriter {
   readonly name: string
   readonly options: LogOptions
-  private state: WriterState
-  private headPage: HeadPage
-  private pending: StoredEntry[]
+  private state: WriterState = { revision: 0, length: 0, scrubbed: [] }
+  private headPage: HeadPage = { firstSeq: 0, entries: [] }
+  private headPageId: string | undefined
+  private pending: StoredEntry[] = []
   private readonly lock = new Mutex()
 
-  private constructor (private readonly deps: WriterOptions, name: string, state: WriterState, headPage: HeadPage, pending: StoredEntry[]) {
+  private constructor (private readonly deps: WriterOptions, name: string) {
     this.name = name
     this.options = logOptions(deps.log)
-    this.state = state
-    this.headPage = headPage
-    this.pending = pending.filter(e => e.seq >= state.length)
   }
 
-  /** Opens a log's writer: loads its state and journal, and finishes a publish a crash interrupted. */
+  /**
+   * Opens a log's writer and loads its state and journal. A publish a crash interrupted is
+   * finished by the next `publish`.
+   */
   static async open (deps: WriterOptions): Promise<LogWriter> {
     const name = await deps.ns.nameOf(deps.owner)
-    const state = await deps.storage.loadState() ?? { revision: 0, length: 0, scrubbed: [] }
-    const committed = state.intent !== undefined ? state.intent.head : state.head
-    const headPage = committed === undefined ? { firstSeq: 0, entries: [] } : await loadHeadPage(deps.cas, committed)
-    state.logId ??= headPage.logId !== undefined ? Buffer.from(headPage.logId).toString('hex') : randomBytes(16).toString('hex')
-    const journal = await deps.storage.readJournal()
-    const writer = new LogWriter(deps, name, state, headPage, journal)
-    if (state.intent !== undefined) await writer.lock.run(async () => { await writer.finishIntent() })
+    const writer = new LogWriter(deps, name)
+    await writer.run(async () => {})
     return writer
+  }
+
+  /**
+   * Runs `section` with this log to itself: in this process (a mutex) and across processes
+   * (the storage's lock), on state and journal read afresh — another process may have changed them.
+   */
+  private async run<T> (section: () => Promise<T>): Promise<T> {
+    return await this.lock.run(async () => await this.deps.storage.exclusive(async () => {
+      await this.reload()
+      return await section()
+    }))
+  }
+
+  private async reload (): Promise<void> {
+    const state = await this.deps.storage.loadState() ?? { revision: 0, length: 0, scrubbed: [] }
+    const committed = state.intent !== undefined ? state.intent.head : state.head
+    if (committed !== this.headPageId) {
+      this.headPage = committed === undefined ? { firstSeq: 0, entries: [] } : await loadHeadPage(this.deps.cas, committed)
+      this.headPageId = committed
+    }
+    state.logId ??= this.headPage.logId !== undefined ? Buffer.from(this.headPage.logId).toString('hex') : (this.state.logId ?? randomBytes(16).toString('hex'))
+    this.state = state
+    this.pending = (await this.deps.storage.readJournal()).filter(e => e.seq >= state.length)
   }
 
   /** Entries made public by the last acknowledged publish. */
@@ -107,19 +126,19 @@ export class LogWriter {
   get backends (): WriterOptions { return this.deps }
 
   /** Journals messages; returns their sequence numbers. Acknowledged once this returns. */
-  async append (inputs: AppendInput[]): Promise<number[]> {
-    return await this.lock.run(async () => {
+  async append (inputs: readonly AppendInput[]): Promise<number[]> {
+    return await this.run(async () => {
       const next = this.state.length + this.pending.length
       const entries = inputs.map((input, i) => toStored(input, next + i))
       await this.deps.storage.appendJournal(entries)
-      this.pending.push(...entries)
+      for (const e of entries) this.pending.push(e)
       return entries.map(e => e.seq)
     })
   }
 
   /** Publishes every pending append in one NS update. Undefined when there was nothing to publish. */
   async publish (): Promise<PublishResult | undefined> {
-    return await this.lock.run(async () => {
+    return await this.run(async () => {
       if (this.state.intent !== undefined) await this.finishIntent()
       if (this.pending.length === 0) return undefined
       const published = this.pending.length
@@ -138,7 +157,7 @@ export class LogWriter {
    * decoded page and the scrubbed list; this writer records and publishes it like any publish.
    */
   async republish (rewrite: (current: { head?: CID, length: number, revision: number, scrubbed: readonly number[] }) => Promise<{ head: CID, scrubbed: number[] }>): Promise<PublishResult> {
-    return await this.lock.run(async () => {
+    return await this.run(async () => {
       if (this.state.intent !== undefined) await this.finishIntent()
       if (this.pending.length > 0) throw fail('CONFLICT', 'publish pending appends before rewriting the log')
       const { head, scrubbed } = await rewrite({ head: this.head, length: this.state.length, revision: this.state.revision, scrubbed: this.state.scrubbed })
@@ -154,6 +173,7 @@ export class LogWriter {
     this.state = { ...this.state, scrubbed, intent: { head: record.head.toString(), length: record.length, revision: record.revision } }
     await this.deps.storage.saveState(this.state)
     this.headPage = headPage
+    this.headPageId = record.head.toString()
     crashPoint('after-intent')
     return await this.finishIntent()
   }
@@ -170,7 +190,8 @@ export class LogWriter {
     } catch (e) {
       if (!isRemoteLogError(e, 'CONFLICT')) throw e
       const current = await this.deps.ns.resolve(this.name).catch(() => undefined)
-      if (current === undefined || !current.head.equals(record.head)) throw e
+      if (current === undefined) throw e
+      if (!current.head.equals(record.head)) await this.abandonIntent(current, e)
       receipt = { alreadyPublished: true }
     }
     crashPoint('after-ns')
@@ -180,6 +201,54 @@ export class LogWriter {
     this.pending = this.pending.filter(e => e.seq >= intent.length)
     await this.deps.storage.resetJournal(this.pending)
     return receipt
+  }
+
+  /**
+   * Another writer holding this log's key moved the name: the intent's pages build on a head that
+   * is no longer current. Drops the intent (its messages stay in the journal) and says how to go on.
+   */
+  private async abandonIntent (current: ResolvedHead, cause: unknown): Promise<never> {
+    const { intent: _dropped, ...rest } = this.state
+    this.state = rest
+    this.headPage = this.state.head === undefined ? { firstSeq: 0, entries: [] } : await loadHeadPage(this.deps.cas, this.state.head)
+    this.headPageId = this.state.head
+    await this.deps.storage.saveState(this.state)
+    throw fail('CONFLICT', `another writer with this log's key published revision ${current.revision ?? '?'} (head ${current.head.toString()}) since this state dir's last publish (revision ${this.state.revision}); the ${this.pending.length} unpublished message(s) are safe in the journal: run \`remotelog publish --rebase\` (library: writer.rebase()) to publish them after it`, {
+      cause, details: { head: current.head.toString(), revision: current.revision, ownRevision: this.state.revision, pending: this.pending.length }
+    })
+  }
+
+  /**
+   * Recovers from a CONFLICT: takes the log as its name now points (another writer with the same
+   * key moved it), renumbers this state dir's unpublished messages to follow it, and publishes
+   * them. Refuses a name whose head is not ahead of this state dir's last publish.
+   */
+  async rebase (): Promise<{ renumbered: number, from?: number, result?: PublishResult }> {
+    const renumbered = await this.run(async () => {
+      const current = await this.deps.ns.resolve(this.name)
+      const page = decodePage(await this.deps.cas.get(current.head), `head page ${current.head.toString()}`)
+      const length = current.length ?? page.length ?? (page.firstSeq ?? 0) + page.entries.length
+      const revision = current.revision ?? page.revision ?? 0
+      if (current.head.toString() === this.state.head && this.state.intent === undefined) return { count: 0, from: length }
+      if (revision <= this.state.revision || length < this.state.length) {
+        throw fail('CONFLICT', `${this.name} points at revision ${revision} (length ${length}), not ahead of this state dir's revision ${this.state.revision} (length ${this.state.length}): nothing to rebase onto`)
+      }
+      const moved = this.pending.map((e, i) => ({ ...e, seq: length + i }))
+      await this.deps.storage.resetJournal(moved)
+      const { intent: _dropped, ...rest } = this.state
+      this.state = {
+        ...rest,
+        head: current.head.toString(),
+        length,
+        revision,
+        scrubbed: page.scrubbed.slice(),
+        logId: page.logId !== undefined ? Buffer.from(page.logId).toString('hex') : rest.logId
+      }
+      await this.deps.storage.saveState(this.state)
+      return { count: moved.length, from: length }
+    })
+    const result = renumbered.count > 0 ? await this.publish() : undefined
+    return { renumbered: renumbered.count, from: renumbered.from, result }
   }
 
   /**

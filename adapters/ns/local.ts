@@ -1,7 +1,8 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { randomBytes } from 'node:crypto'
+import { replaceFile } from '../../core/durable-file.js'
 import { fail } from '../../core/errors.js'
+import { withFileLock } from '../../core/file-lock.js'
 import { recordNs, type RecordNameSystem } from './record-ns.js'
 
 export interface LocalNsOptions {
@@ -11,8 +12,9 @@ export interface LocalNsOptions {
 }
 
 /**
- * On-disk name system of signed records: one file per name, replaced atomically (write + rename),
- * so several processes can share the folder.
+ * On-disk name system of signed records: one file per name, replaced atomically (write, fsync,
+ * rename) under a lock per name, so processes sharing the folder publish one at a time: of two
+ * racing publishes from the same head, exactly one wins and the other gets CONFLICT.
  * @example const ns = localNs({ path: '/home/me/.local/share/remotelog/store/names' })
  */
 export function localNs (options: LocalNsOptions): RecordNameSystem {
@@ -37,10 +39,10 @@ export function localNs (options: LocalNsOptions): RecordNameSystem {
       async write (name, record) {
         ready ??= mkdir(options.path, { recursive: true })
         await ready
-        const target = file(name)
-        const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`
-        await writeFile(temp, record)
-        await rename(temp, target)
+        await replaceFile(file(name), record, { mode: 0o644 })
+      },
+      async exclusive (name, section) {
+        return await withFileLock(`${file(name)}.lock`, section)
       }
     }
   })

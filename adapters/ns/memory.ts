@@ -1,3 +1,4 @@
+import { Mutex } from '../../core/mutex.js'
 import { recordNs, type RecordNameSystem } from './record-ns.js'
 
 /**
@@ -7,13 +8,19 @@ import { recordNs, type RecordNameSystem } from './record-ns.js'
  */
 export function memoryNs (options: { pollMs?: number } = {}): RecordNameSystem {
   const records = new Map<string, Uint8Array>()
+  const locks = new Map<string, Mutex>()
   return recordNs({
     backend: 'memory',
     scheme: 'memory',
     pollMs: options.pollMs ?? 20,
     storage: {
       async read (name) { return records.get(name) },
-      async write (name, record) { records.set(name, record) }
+      async write (name, record) { records.set(name, record) },
+      async exclusive (name, section) {
+        let lock = locks.get(name)
+        if (lock === undefined) locks.set(name, lock = new Mutex())
+        return await lock.run(section)
+      }
     }
   })
 }

@@ -10,6 +10,11 @@ export interface RecordStorage {
   read (name: string, options?: CallOptions): Promise<Uint8Array | undefined>
   /** Stores a record already checked by `acceptRecord` (a remote storage's server checks again). */
   write (name: string, record: Uint8Array, options?: CallOptions): Promise<void>
+  /**
+   * Runs a read-check-write of one name with every other writer of this storage kept out (a
+   * mutex in memory, a file lock on disk). A remote storage leaves it out: its server checks.
+   */
+  exclusive? <T>(name: string, section: () => Promise<T>): Promise<T>
   close? (): Promise<void>
 }
 
@@ -63,12 +68,17 @@ export function recordNs (options: RecordNsOptions): RecordNameSystem {
     }
   }
 
+  const exclusive = async <T>(name: string, section: () => Promise<T>): Promise<T> =>
+    storage.exclusive !== undefined ? await storage.exclusive(name, section) : await section()
+
   async function acceptRecord (name: string, bytes: Uint8Array, callOptions?: CallOptions): Promise<void> {
     const record = openRecord(name, bytes, backend)
     const head = decodePointer(record.value)
     if (head.revision !== record.sequence) throw fail('MALFORMED', `record sequence ${record.sequence} differs from its value's revision ${head.revision}`, { backend })
-    checkNewer(name, record.sequence, (await current(name, callOptions))?.sequence)
-    await storage.write(name, bytes, callOptions)
+    await exclusive(name, async () => {
+      checkNewer(name, record.sequence, (await current(name, callOptions))?.sequence)
+      await storage.write(name, bytes, callOptions)
+    })
   }
 
   async function resolve (name: string, callOptions?: CallOptions): Promise<ResolvedHead> {
@@ -96,14 +106,18 @@ export function recordNs (options: RecordNsOptions): RecordNameSystem {
     async publish (name: string, record: HeadRecord, owner: OwnerKey, publishOptions: PublishOptions = {}) {
       const keys = keyPairFromSecret(owner.secret)
       if (nameOfPublicKey(keys.publicKey) !== name) throw fail('PERMISSION', `${scheme}:${name} belongs to another key`, { backend })
-      const existing = await current(name, publishOptions)
-      if (existing !== undefined && publishOptions.previous !== undefined && !existing.head.head.equals(publishOptions.previous)) {
-        throw fail('CONFLICT', `${scheme}:${name} moved to ${existing.head.head.toString()} since this writer's last publish`, { backend })
-      }
-      checkNewer(name, record.revision, existing?.sequence)
-      const signed = signRecord(name, record.revision, encodePointer(record), keys)
-      await storage.write(name, signed, publishOptions)
-      checked.set(name, { bytes: signed, sequence: record.revision, head: { head: record.head, length: record.length, revision: record.revision } })
+      const previous = publishOptions.previous
+      const expected = previous === undefined ? '(none: a first publish)' : previous.toString()
+      await exclusive(name, async () => {
+        const existing = await current(name, publishOptions)
+        if (existing !== undefined && (previous === undefined || !existing.head.head.equals(previous))) {
+          throw fail('CONFLICT', `${scheme}:${name} points at ${existing.head.head.toString()} (revision ${existing.sequence}), not at this writer's last head ${expected}`, { backend })
+        }
+        checkNewer(name, record.revision, existing?.sequence)
+        const signed = signRecord(name, record.revision, encodePointer(record), keys)
+        await storage.write(name, signed, publishOptions)
+        checked.set(name, { bytes: signed, sequence: record.revision, head: { head: record.head, length: record.length, revision: record.revision } })
+      })
       highestSeen.set(name, record.revision)
       return {}
     },

@@ -13,6 +13,13 @@ export interface NsHarness {
   reopen? (ns: NameSystem): Promise<NameSystem>
   /** Names a backend might take a moment to show (replication): how long to wait for a new value. */
   settleMs?: number
+  /** False where the backend holds no revision to compare (ENS: readers check page revisions). */
+  checksRevisions?: boolean
+  /**
+   * False where two clients holding the same key can both move the name at once (a compare-then-send
+   * backend such as ENS): readers then see the later one and refuse a chain that does not continue.
+   */
+  atomicAcrossClients?: boolean
 }
 
 let counter = 0
@@ -113,6 +120,43 @@ export function nsConformance (name: string, harness: NsHarness): void {
       await ns.publish(name, second, owner, { previous: first.head })
       await expectCode(ns.publish(name, record(2), owner, { previous: first.head }), 'CONFLICT')
       await resolveUntil(ns, name, second)
+    })
+
+    it('refuses a publish with no previous head over an existing one (CONFLICT), and the value stays', async () => {
+      const owner = newOwner('alice')
+      const name = await ns.nameOf(owner)
+      const first = record(1)
+      await ns.publish(name, first, owner)
+      await expectCode(ns.publish(name, record(2), owner), 'CONFLICT')
+      await resolveUntil(ns, name, first)
+    })
+
+    it.skipIf(harness.checksRevisions === false)('refuses a revision that does not grow, even with the right previous head (CONFLICT)', async () => {
+      const owner = newOwner('alice')
+      const name = await ns.nameOf(owner)
+      const first = record(2)
+      await ns.publish(name, first, owner)
+      await expectCode(ns.publish(name, record(2), owner, { previous: first.head }), 'CONFLICT')
+      await expectCode(ns.publish(name, record(1), owner, { previous: first.head }), 'CONFLICT')
+      await resolveUntil(ns, name, first)
+    })
+
+    it.skipIf(harness.atomicAcrossClients === false)('lets exactly one of two racing publishes from two clients win; the loser gets CONFLICT', async () => {
+      const owner = newOwner('alice')
+      const name = await ns.nameOf(owner)
+      const first = record(1)
+      await ns.publish(name, first, owner)
+      const other = await harness.create()
+      extra.push(other)
+      const candidates = [record(2), record(2)]
+      const outcomes = await Promise.allSettled([
+        ns.publish(name, candidates[0], owner, { previous: first.head }),
+        other.publish(name, candidates[1], owner, { previous: first.head })
+      ])
+      expect(outcomes.filter(o => o.status === 'fulfilled')).toHaveLength(1)
+      const lost = outcomes.find(o => o.status === 'rejected') as PromiseRejectedResult
+      expect(lost.reason.code).toBe('CONFLICT')
+      await resolveUntil(ns, name, candidates[outcomes.findIndex(o => o.status === 'fulfilled')])
     })
 
     it('shows a second client of the same backend what the owner published', async () => {
