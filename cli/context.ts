@@ -1,7 +1,9 @@
-import type { Command } from 'commander'
+import { InvalidArgumentError, type Command } from 'commander'
+import { stat } from 'node:fs/promises'
 import { defaultStateDir } from '../config/config.js'
 import { openEndpoint } from '../config/open-endpoint.js'
 import type { Endpoint } from '../core/endpoint.js'
+import { fail } from '../core/errors.js'
 
 export interface Globals {
   dir: string
@@ -15,9 +17,20 @@ export function globals (command: Command): Globals {
   return { dir: options.dir ?? defaultStateDir(), configFile: options.config, json: options.json === true }
 }
 
+/** INVALID_INPUT when the state dir exists but is not a folder (e.g. `--dir` names a file). */
+export async function checkStateDir (dir: string): Promise<void> {
+  const info = await stat(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined
+    if (e.code === 'ENOTDIR') throw fail('INVALID_INPUT', `state dir ${dir} is not a folder (--dir or REMOTELOG_DIR): a part of its path is a file`)
+    throw fail('INVALID_INPUT', `cannot use state dir ${dir}: ${e.code ?? e.message}`)
+  })
+  if (info !== undefined && !info.isDirectory()) throw fail('INVALID_INPUT', `state dir ${dir} is not a folder (--dir or REMOTELOG_DIR)`)
+}
+
 /** Opens the endpoint of the state dir, runs `fn`, and always closes it. */
 export async function withEndpoint<T> (command: Command, fn: (endpoint: Endpoint, g: Globals) => Promise<T>): Promise<T> {
   const g = globals(command)
+  await checkStateDir(g.dir)
   const endpoint = await openEndpoint({ dir: g.dir, configFile: g.configFile })
   try {
     return await fn(endpoint, g)
@@ -31,8 +44,18 @@ export function output<T> (g: Globals, value: T, render: (value: T) => string): 
   process.stdout.write((g.json ? JSON.stringify(value) : render(value)) + '\n')
 }
 
+/**
+ * Writes to stdout, waiting while its buffer is full, so a long listing into a slow pipe does not
+ * pile up in memory. (A closed pipe, EPIPE, ends the process quietly: see main.ts.)
+ */
+export async function writeOut (chunk: string | Uint8Array): Promise<void> {
+  if (process.stdout.write(chunk)) return
+  await new Promise<void>(resolve => process.stdout.once('drain', resolve))
+}
+
+/** A commander option parser for a count / sequence number: digits only, a safe integer. */
 export function parseCount (value: string): number {
   const n = Number(value)
-  if (!Number.isInteger(n) || n < 0) throw new Error(`not a non-negative integer: ${value}`)
+  if (!/^[0-9]+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`not a non-negative integer: ${value}`)
   return n
 }

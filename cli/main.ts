@@ -1,6 +1,6 @@
 import '../core/node-compat.js'
 import { Command } from 'commander'
-import { exitWithError } from './errors.js'
+import { CliError, exitWithError } from './errors.js'
 import { registerInit } from './commands/init.js'
 import { registerAppend } from './commands/append.js'
 import { registerPublish } from './commands/publish.js'
@@ -25,11 +25,32 @@ const program = new Command('remotelog')
   .option('--dir <dir>', 'state dir (default: $REMOTELOG_DIR or ~/.remotelog)')
   .option('--config <file>', 'config file (default: <dir>/config.json)')
   .option('--json', 'machine-readable output')
-  .showHelpAfterError()
+  // Parse errors are printed by the catch below, as one line; subcommands inherit both settings.
+  .configureOutput({ outputError: () => {} })
   .exitOverride()
 
 for (const register of [registerInit, registerAppend, registerPublish, registerAddress, registerFollow, registerSync, registerRead, registerStatus, registerDemo, registerServe, registerSeed, registerDevnet, registerCompare, registerSimulate, registerExport, registerImport, registerVerify, registerScrub]) {
   register(program)
+}
+
+// `remotelog read … | head -1`: the reader went away; stop quietly instead of dying on EPIPE.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0)
+  process.stderr.write(`remotelog: cannot write the output: ${error.message}\n`)
+  process.exit(1)
+})
+process.stderr.on('error', () => {})
+
+// The subcommand being parsed, for the hint after an argument error.
+let subcommand: string | undefined
+program.hook('preSubcommand', (_program, command) => { subcommand = command.name() })
+
+/** --json given anywhere before `--` (a parse error may come before commander has read it). */
+function wantsJson (): boolean {
+  if (program.opts<{ json?: boolean }>().json === true) return true
+  const args = process.argv.slice(2)
+  const end = args.indexOf('--')
+  return (end === -1 ? args : args.slice(0, end)).includes('--json')
 }
 
 try {
@@ -37,6 +58,10 @@ try {
 } catch (error) {
   const code = (error as { code?: string }).code
   if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') process.exit(0)
-  if (typeof code === 'string' && code.startsWith('commander.')) process.exit((error as { exitCode?: number }).exitCode ?? 2)
-  exitWithError(error, program.opts<{ json?: boolean }>().json === true)
+  if (typeof code === 'string' && code.startsWith('commander.')) {
+    // A bad argument or option: one line and a pointer to the command's help (exit 2).
+    const reason = (error as Error).message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim()
+    exitWithError(new CliError('INVALID_INPUT', `${reason} (see remotelog ${subcommand !== undefined ? `${subcommand} ` : ''}--help)`), wantsJson())
+  }
+  exitWithError(error, wantsJson())
 }

@@ -19,7 +19,7 @@ export interface InitChoices {
   devnet?: DevnetSettings
 }
 
-/** CAS drivers `init` has a preset for, and NS drivers likewise. */
+/** CAS drivers `init` has a preset for, and NS drivers likewise (`memory` for library use: the CLI refuses it). */
 export const casPresets = ['local', 'memory', 'helia', 'kubo', 'twirp'] as const
 export const nsPresets = ['local', 'memory', 'ens', 'hypercore', 'twirp'] as const
 
@@ -53,7 +53,7 @@ export function casPreset (driver: string, choices: InitChoices): BackendConfig 
       : { driver: 'helia' }
     case 'kubo': return { driver: 'kubo', url: devnet?.ipfs.kubo.url ?? KUBO_DEFAULT_URL, timeoutMs: 10_000 }
     case 'twirp': return service('cas', choices)
-    default: throw fail('INVALID_INPUT', `no init preset for CAS "${driver}" (presets: ${casPresets.join(', ')}); write its settings in config.json`)
+    default: throw fail('INVALID_INPUT', `no init preset for CAS "${driver}" (presets: ${casPresets.filter(d => d !== 'memory').join(', ')}); write its settings in config.json`)
   }
 }
 
@@ -76,7 +76,7 @@ export function nsPreset (driver: string, choices: InitChoices): BackendConfig {
       return { driver: 'hypercore', bootstrap: devnet.hypercore.bootstrap, seedService: devnet.control.url, timeoutMs: 10_000 }
     }
     case 'twirp': return service('ns', choices)
-    default: throw fail('INVALID_INPUT', `no init preset for NS "${driver}" (presets: ${nsPresets.join(', ')}); write its settings in config.json`)
+    default: throw fail('INVALID_INPUT', `no init preset for NS "${driver}" (presets: ${nsPresets.filter(d => d !== 'memory').join(', ')}); write its settings in config.json`)
   }
 }
 

@@ -103,14 +103,28 @@ export class LogWriter {
 
   private async reload (): Promise<void> {
     const state = await this.deps.storage.loadState() ?? { revision: 0, length: 0, scrubbed: [] }
-    const committed = state.intent !== undefined ? state.intent.head : state.head
-    if (committed !== this.headPageId) {
-      this.headPage = committed === undefined ? { firstSeq: 0, entries: [] } : await loadHeadPage(this.deps.cas, committed)
-      this.headPageId = committed
-    }
-    state.logId ??= this.headPage.logId !== undefined ? Buffer.from(this.headPage.logId).toString('hex') : (this.state.logId ?? randomBytes(16).toString('hex'))
     this.state = state
     this.pending = (await this.deps.storage.readJournal()).filter(e => e.seq >= state.length)
+  }
+
+  /**
+   * The head page new entries join, read when a publish needs it. Gone from the store means another
+   * writer with this key replaced it (writers release replaced heads): CONFLICT, as from the NS.
+   */
+  private async loadHead (): Promise<void> {
+    const head = this.state.head
+    if (head !== this.headPageId) {
+      try {
+        this.headPage = head === undefined ? { firstSeq: 0, entries: [] } : await loadHeadPage(this.deps.cas, head)
+      } catch (e) {
+        if (!isRemoteLogError(e, 'NOT_FOUND')) throw e
+        const current = await this.deps.ns.resolve(this.name).catch(() => undefined)
+        if (current === undefined || current.head.toString() === head) throw e
+        await this.abandonIntent(current, e)
+      }
+      this.headPageId = head
+    }
+    this.state.logId ??= this.headPage.logId !== undefined ? Buffer.from(this.headPage.logId).toString('hex') : randomBytes(16).toString('hex')
   }
 
   /** Entries made public by the last acknowledged publish. */
@@ -121,7 +135,7 @@ export class LogWriter {
   get pendingCount (): number { return this.pending.length }
   get scrubbed (): readonly number[] { return this.state.scrubbed }
   /** The log's random id (hex), written on every page. */
-  get logId (): string { return this.state.logId! }
+  get logId (): string { return this.state.logId ?? '' }
   /** The writer's storage and backends, for operations built on it (scrub, export). */
   get backends (): WriterOptions { return this.deps }
 
@@ -141,6 +155,7 @@ export class LogWriter {
     return await this.run(async () => {
       if (this.state.intent !== undefined) await this.finishIntent()
       if (this.pending.length === 0) return undefined
+      await this.loadHead()
       const published = this.pending.length
       const superseded = this.state.head
       const { head, pages, headPage, written, payloads } = await this.writePages(this.pending)
@@ -182,8 +197,12 @@ export class LogWriter {
   private async finishIntent (): Promise<PublishReceipt> {
     const intent = this.state.intent!
     const record = { head: toCid(intent.head), length: intent.length, revision: intent.revision }
+    if (this.state.logId === undefined) {
+      const page = await loadHeadPage(this.deps.cas, intent.head) // an intent a restore recorded
+      if (page.logId !== undefined) this.state.logId = Buffer.from(page.logId).toString('hex')
+    }
     // Before the name moves: a scrub in another log sharing the store must see this log's payloads.
-    if (this.state.payloads === true || this.options.mode !== 'inline') await this.deps.cas.heads?.record(this.state.logId!, record.head)
+    if (this.state.payloads === true || this.options.mode !== 'inline') if (this.state.logId !== undefined) await this.deps.cas.heads?.record(this.state.logId, record.head)
     let receipt: PublishReceipt = {}
     try {
       receipt = await this.deps.ns.publish(this.name, record, this.deps.owner, { previous: this.head })
@@ -210,8 +229,6 @@ export class LogWriter {
   private async abandonIntent (current: ResolvedHead, cause: unknown): Promise<never> {
     const { intent: _dropped, ...rest } = this.state
     this.state = rest
-    this.headPage = this.state.head === undefined ? { firstSeq: 0, entries: [] } : await loadHeadPage(this.deps.cas, this.state.head)
-    this.headPageId = this.state.head
     await this.deps.storage.saveState(this.state)
     throw fail('CONFLICT', `another writer with this log's key published revision ${current.revision ?? '?'} (head ${current.head.toString()}) since this state dir's last publish (revision ${this.state.revision}); the ${this.pending.length} unpublished message(s) are safe in the journal: run \`remotelog publish --rebase\` (library: writer.rebase()) to publish them after it`, {
       cause, details: { head: current.head.toString(), revision: current.revision, ownRevision: this.state.revision, pending: this.pending.length }

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { cp, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { cli, runCli, twoEndpoints, type CliResult } from './support/cli.js'
@@ -65,5 +65,31 @@ describe('one state dir, several remotelog processes at once', () => {
     const delivered = syncs.map(s => JSON.parse(s.stdout)[0].delivered as number)
     expect(delivered.sort()).toEqual([0, 40])
     expectExactlyOnce(await lines(env, bob, 'alice'), texts)
+  })
+})
+
+describe('two devices holding one log key', () => {
+  it('the one that lost the race gets CONFLICT saying how to recover; `publish --rebase` recovers and nothing is lost', async () => {
+    const { env, alice, bob } = await twoEndpoints()
+    const phone = join(alice, '..', 'phone')
+    await cli(['--dir', phone, 'init'], { env })
+    await cli(['--dir', alice, 'append', 'a0', 'a1'], { env })
+    await cp(join(alice, 'keys.json'), join(phone, 'keys.json'))
+
+    const lost = await runCli(['--dir', phone, 'append', 'p0'], { env })
+    expect(lost.code).toBe(6)
+    expect(lost.stderr).toMatch(/CONFLICT.*publish --rebase/)
+    // Not wedged: the message is saved, and the same error comes back until the user rebases.
+    expect((await runCli(['--dir', phone, 'publish'], { env })).code).toBe(6)
+    const rebased = await runCli(['--dir', phone, 'publish', '--rebase'], { env })
+    expect(rebased.code, rebased.stderr).toBe(0)
+
+    // The first device is behind now: the same recovery works there.
+    expect((await runCli(['--dir', alice, 'append', 'a2'], { env })).code).toBe(6)
+    await cli(['--dir', alice, 'publish', '--rebase'], { env })
+
+    await cli(['--dir', bob, 'follow', (await cli(['--dir', alice, 'address'], { env })).trim(), '--as', 'alice'], { env })
+    await cli(['--dir', bob, 'sync'], { env })
+    expect(await lines(env, bob, 'alice')).toEqual(['0\ta0', '1\ta1', '2\tp0', '3\ta2'])
   })
 })

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { configPath, loadConfig } from '../../config/config.js'
 import { fail } from '../../core/errors.js'
-import { globals, output } from '../context.js'
+import { checkStateDir, globals, output } from '../context.js'
 import { waitForSignal } from '../wait-for-signal.js'
 
 export function registerSeed (program: Command): void {
@@ -10,6 +10,7 @@ export function registerSeed (program: Command): void {
     .argument('[address...]', 'hypercore:<key> addresses (logs seeded before are resumed too)')
     .action(async (addresses: string[], _flags: unknown, command: Command) => {
       const g = globals(command)
+      await checkStateDir(g.dir)
       const config = await loadConfig(configPath(g.dir, g.configFile))
       const hypercore = config.ns.driver === 'hypercore' ? config.ns : config.resolvers?.hypercore
       if (hypercore === undefined) throw fail('INVALID_CONFIG', 'seeding needs hypercore settings (ns or resolvers.hypercore) in the config')

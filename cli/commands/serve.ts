@@ -2,10 +2,21 @@ import type { Command } from 'commander'
 import { configPath, loadConfig } from '../../config/config.js'
 import { fail } from '../../core/errors.js'
 import type { Seeder } from '../../adapters/ns/hypercore-seeder.js'
-import { globals, output, parseCount } from '../context.js'
+import { checkStateDir, globals, output, parseCount } from '../context.js'
 import { waitForSignal } from '../wait-for-signal.js'
 
-interface ServeFlags { host: string, port: number, token?: string, maxBody?: number, seed?: string[] }
+interface ServeFlags {
+  host: string
+  port: number
+  token?: string
+  tokenCoversNs?: boolean
+  maxBody?: number
+  maxRecord?: number
+  maxNames?: number
+  newNamesPerMinute?: number
+  updatesPerSecond?: number
+  seed?: string[]
+}
 
 export function registerServe (program: Command): void {
   program.command('serve')
@@ -13,10 +24,16 @@ export function registerServe (program: Command): void {
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0 picks a free one)', parseCount, 7878)
     .option('--token <token>', 'require this bearer token for CAS writes (default: $REMOTELOG_WRITE_TOKEN)')
+    .option('--token-covers-ns', 'require the token for NS updates too (default: signed NS updates are open to anyone)')
     .option('--max-body <bytes>', 'largest request body', parseCount)
+    .option('--max-record <bytes>', 'largest NS record (default 10240, as IPNS)', parseCount)
+    .option('--max-names <count>', 'most names the service stores (default 10000)', parseCount)
+    .option('--new-names-per-minute <count>', 'new names one client (IP address) may create per minute (default 60)', parseCount)
+    .option('--updates-per-second <count>', 'NS updates one name may store per second, bursts of 5 s worth (default 10)', parseCount)
     .option('--seed <address...>', 'also keep Hypercore logs replicated for readers (hypercore:<key>)')
     .action(async (flags: ServeFlags, command: Command) => {
       const g = globals(command)
+      await checkStateDir(g.dir)
       const config = await loadConfig(configPath(g.dir, g.configFile))
       let seeder: Seeder | undefined
       if (flags.seed !== undefined) {
@@ -32,7 +49,14 @@ export function registerServe (program: Command): void {
         host: flags.host,
         port: flags.port,
         writeToken: flags.token ?? process.env.REMOTELOG_WRITE_TOKEN,
+        tokenCoversNs: flags.tokenCoversNs === true,
         maxBodyBytes: flags.maxBody,
+        nsLimits: {
+          ...(flags.maxRecord !== undefined ? { maxRecordBytes: flags.maxRecord } : {}),
+          ...(flags.maxNames !== undefined ? { maxNames: flags.maxNames } : {}),
+          ...(flags.newNamesPerMinute !== undefined ? { newNamesPerMinute: flags.newNamesPerMinute } : {}),
+          ...(flags.updatesPerSecond !== undefined ? { updatesPerSecond: flags.updatesPerSecond } : {})
+        },
         // Clients get a bare `internal`; the operator sees the cause.
         onInternalError: (e: unknown) => { console.error('remotelog serve: internal error:', e) },
         stateDir: g.dir,
