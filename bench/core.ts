@@ -14,6 +14,7 @@ import { countingCas, countingNs, emptyCounts } from '../core/counting.js'
 import type { ContentStore } from '../core/content-store.js'
 import type { NameSystem } from '../core/name-system.js'
 import type { LogMode } from '../core/log-options.js'
+import type { Durability } from '../core/durable-file.js'
 import { report, since, type Figure } from './support.js'
 
 const MESSAGE_BYTES = 256
@@ -34,18 +35,18 @@ async function done (b: Backends): Promise<void> {
   if (b.dir !== undefined) await rm(b.dir, { recursive: true, force: true })
 }
 
-async function writer (b: Backends, mode: LogMode, pageEntries = PAGE_ENTRIES): Promise<LogWriter> {
-  const storage = b.dir === undefined ? memoryWriterStorage() : fileWriterStorage(join(b.dir, 'writer'))
+async function writer (b: Backends, mode: LogMode, pageEntries = PAGE_ENTRIES, durability: Durability = 'fsync'): Promise<LogWriter> {
+  const storage = b.dir === undefined ? memoryWriterStorage() : fileWriterStorage(join(b.dir, 'writer'), { durability })
   return await LogWriter.open({ cas: b.cas, ns: b.ns, owner: { label: 'bench', secret: randomBytes(32) }, storage, log: { mode, pageEntries } })
 }
 
-async function publishThroughput (kind: 'memory' | 'local', mode: LogMode, messages: number): Promise<number> {
+async function publishThroughput (kind: 'memory' | 'local', mode: LogMode, messages: number, durability: Durability = 'fsync', batch = BATCH): Promise<number> {
   const b = await backends(kind)
   try {
-    const w = await writer(b, mode)
-    const payloads = Array.from({ length: BATCH }, () => randomBytes(MESSAGE_BYTES))
+    const w = await writer(b, mode, PAGE_ENTRIES, durability)
+    const payloads = Array.from({ length: batch }, () => randomBytes(MESSAGE_BYTES))
     const start = performance.now()
-    for (let sent = 0; sent < messages; sent += BATCH) {
+    for (let sent = 0; sent < messages; sent += batch) {
       await w.append(payloads.map((p, i) => { const m = Buffer.from(p); m.writeUInt32LE(sent + i); return m }))
       await w.publish()
     }
@@ -116,6 +117,14 @@ for (const kind of ['memory', 'local'] as const) {
     const n = kind === 'local' && mode === 'pointer' ? 10_000 : quick ? 20_000 : 100_000
     const runs = [await publishThroughput(kind, mode, n), await publishThroughput(kind, mode, n), await publishThroughput(kind, mode, n)]
     figures.push({ name: `append+publish ${kind} ${mode} (median of 3)`, value: runs.sort((a, b) => a - b)[1], unit: 'msg/s', baseline: kind === 'memory' ? undefined : `append+publish memory ${mode} (median of 3)` })
+  }
+}
+// Local state dir durability: fsync (the default: survives a power cut) against process (a killed process).
+for (const batch of [BATCH, 1]) {
+  const n = batch === 1 ? 1_000 : 10_000
+  for (const durability of ['fsync', 'process'] as const) {
+    const runs = [await publishThroughput('local', 'inline', n, durability, batch), await publishThroughput('local', 'inline', n, durability, batch), await publishThroughput('local', 'inline', n, durability, batch)]
+    figures.push({ name: `append+publish local inline, ${batch} per publish, durability ${durability} (median of 3)`, value: runs.sort((a, b) => a - b)[1], unit: 'msg/s', baseline: durability === 'fsync' ? undefined : `append+publish local inline, ${batch} per publish, durability fsync (median of 3)` })
   }
 }
 const c = await catchUp(10_000)

@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises'
 import { readJson, writeJson } from '../core/atomic-json.js'
 import { fail, isRemoteLogError } from '../core/errors.js'
 import { logOptions, type LogOptions } from '../core/log-options.js'
+import type { Durability } from '../core/durable-file.js'
 import type { BackendConfig } from '../adapters/registry.js'
 
 /**
@@ -18,6 +19,11 @@ export interface Config {
   /** Name systems for following addresses of other schemes, by scheme (`ens`, `hypercore`, …). */
   resolvers?: Record<string, BackendConfig>
   log?: Partial<LogOptions>
+  /**
+   * `fsync` (the default): an acknowledged append survives a power cut; `process`: it survives a
+   * killed process only (faster appends).
+   */
+  durability?: Durability
 }
 
 /**
@@ -105,6 +111,9 @@ export function checkConfig (value: unknown, path: string): Config {
   if (value.resolvers !== undefined) {
     if (!isObject(value.resolvers)) throw fail('INVALID_CONFIG', `${path}: resolvers must be an object of name systems by address scheme, not ${describe(value.resolvers)}`)
     for (const [scheme, resolver] of Object.entries(value.resolvers)) checkBackend(path, `resolvers.${scheme}`, 'ns', resolver)
+  }
+  if (value.durability !== undefined && value.durability !== 'fsync' && value.durability !== 'process') {
+    throw fail('INVALID_CONFIG', `${path}: durability must be "fsync" or "process", not ${describe(value.durability)}`)
   }
   if (value.log !== undefined) {
     if (!isObject(value.log)) throw fail('INVALID_CONFIG', `${path}: log must be an object, not ${describe(value.log)}`)

@@ -37,6 +37,7 @@ export async function openEndpoint (options: OpenEndpointOptions): Promise<Endpo
     ns,
     name: config.name,
     log: config.log,
+    durability: config.durability,
     async nsFor (scheme) {
       const resolver = config.resolvers?.[scheme]
       if (resolver === undefined) throw fail('INVALID_CONFIG', `no name system configured for "${scheme}:" addresses (add resolvers.${scheme} to the config)`)

@@ -192,8 +192,8 @@ export async function ensNs (options: EnsNsOptions, _context?: BackendContext): 
     }
     if (onChain?.equals(head) === true) return { gasUsed: 0, txHash: null, unchanged: true }
     const previous = publishOptions.previous
-    if (previous !== undefined && onChain?.equals(previous) !== true) {
-      throw fail('CONFLICT', `${ens.name} points at ${onChain?.toString() ?? 'nothing'}, not at this writer's last head ${previous.toString()} (another publish moved it)`, { backend })
+    if (previous === undefined ? onChain !== undefined : onChain?.equals(previous) !== true) {
+      throw fail('CONFLICT', `${ens.name} points at ${onChain?.toString() ?? 'nothing'}, not at this writer's last head ${previous?.toString() ?? '(none: a first publish)'} (another publish moved it)`, { backend })
     }
     const refused = async (e: unknown): Promise<never> => {
       if (!isRevert(e)) throw e
