@@ -93,3 +93,26 @@ describe('two devices holding one log key', () => {
     expect(await lines(env, bob, 'alice')).toEqual(['0\ta0', '1\ta1', '2\tp0', '3\ta2'])
   })
 })
+
+describe('names typed on the command line', () => {
+  it('refuses aliases that leave their folder and logs that do not exist, and changes nothing', async () => {
+    const { env, alice, bob } = await twoEndpoints()
+    await cli(['--dir', alice, 'append', 'a0'], { env })
+    const address = (await cli(['--dir', alice, 'address'], { env })).trim()
+    const keys = await readFile(join(bob, 'keys.json'), 'utf8')
+    for (const args of [['follow', address, '--as', '..'], ['follow', address, '--as', '.'], ['unfollow', '..'], ['unfollow', '.']]) {
+      const r = await runCli(['--dir', bob, ...args], { env })
+      expect(r.code, args.join(' ')).toBe(2)
+      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    }
+    for (const args of [['read', 'log:nope'], ['address', '--log', 'nope'], ['publish', '--log', 'other']]) {
+      expect((await runCli(['--dir', bob, ...args], { env })).code, args.join(' ')).toBe(4)
+    }
+    expect(await readFile(join(bob, 'keys.json'), 'utf8')).toBe(keys)
+    const status = JSON.parse(await cli(['--dir', bob, '--json', 'status'], { env }))
+    expect(status.logs.map((l: { log: string }) => l.log)).toEqual(['default'])
+    await cli(['--dir', bob, 'follow', address, '--as', 'alice'], { env })
+    await cli(['--dir', bob, 'sync'], { env })
+    expect(await lines(env, bob, 'alice')).toEqual(['0\ta0'])
+  })
+})

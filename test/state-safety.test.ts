@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
 import { memoryCas } from '../adapters/cas/memory.js'
@@ -89,6 +89,28 @@ describe('appends of any size', () => {
       await expect(alice.append(['a', new Uint8Array(MAX_OBJECT_BYTES + 1), 'c'])).rejects.toMatchObject({ code: 'TOO_LARGE' })
       expect(await readFile(journal)).toEqual(before)
       expect(await alice.append(['next'])).toEqual([1])
+    } finally {
+      await alice.close()
+    }
+  })
+})
+
+describe('secrets and messages stay private', () => {
+  it('creates keys, state, journals and delivered messages readable by the owner only', async () => {
+    const alice = await endpoint()
+    try {
+      await alice.append(['secret'], { log: 'other' })
+      await alice.publish({ log: 'other' })
+      await alice.append(['pending'])
+      await alice.follow(await alice.address('other'), 'self')
+      await alice.sync('self')
+      const dir = alice.options.dir
+      for (const file of ['keys.json', 'logs/other/state.json', 'logs/default/journal', 'follows/self/follow.json', 'follows/self/messages']) {
+        expect((await stat(join(dir, file))).mode & 0o777, file).toBe(0o600)
+      }
+      for (const folder of ['logs', 'logs/other', 'follows', 'follows/self', 'locks']) {
+        expect((await stat(join(dir, folder))).mode & 0o777, folder).toBe(0o700)
+      }
     } finally {
       await alice.close()
     }
