@@ -19,6 +19,8 @@ import { importPack, type ImportPackOptions, type ImportSummary } from './pack-i
 import { restoreHead, type RestoreResult } from './pack-restore.js'
 import { scrub, type ScrubResult } from './scrub.js'
 import { fileScrubJournal } from './scrub-journal.js'
+import { liveFollow, type WatchOptions } from './live-follow.js'
+import { syncEach, type SyncResult } from './sync-each.js'
 
 export interface EndpointOptions {
   /** The state dir: keys, own logs' journals, followed logs' cursors and messages. */
@@ -270,8 +272,7 @@ export class Endpoint {
    * entry carries `error: { code, message }` (see `syncEach` in core/sync-each.ts). Check it.
    * @example for (const r of await bob.syncAll()) if (r.error !== undefined) console.error(r.alias, r.error.code)
    */
-  async syncAll (options: SyncOptions = {}): Promise<Array<import('./sync-each.js').SyncResult>> {
-    const { syncEach } = await import('./sync-each.js')
+  async syncAll (options: SyncOptions = {}): Promise<SyncResult[]> {
     return await syncEach(await this.follows.list(), async f => await this.sync(f.alias, options), options.signal)
   }
 
@@ -284,8 +285,7 @@ export class Endpoint {
    * @example
    * for await (const r of bob.watch('alice', { signal, onRetry: e => console.error(`retrying in ${e.delayMs} ms`) })) console.log(r.delivered)
    */
-  async * watch (alias: string, options: import('./live-follow.js').WatchOptions): AsyncGenerator<SyncReport> {
-    const { liveFollow } = await import('./live-follow.js')
+  async * watch (alias: string, options: WatchOptions): AsyncGenerator<SyncReport> {
     const record = await this.follows.get(alias)
     const { scheme, name } = parseAddress(record.address)
     const ns = await this.nsFor(scheme)

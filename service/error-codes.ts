@@ -16,10 +16,12 @@ import { isTwirpError, TwirpError, type TwirpCode } from './twirp-wire.js'
  * | TOO_LARGE      | invalid_argument    | 400  | object over 1 MiB or body over the limit (meta remotelog_code) |
  * | MALFORMED      | malformed           | 400  | undecodable body or record                                     |
  * | UNAVAILABLE    | unavailable         | 503  | backend down, or the server is shutting down                   |
- * | TIMEOUT        | deadline_exceeded   | 408  |                                                                |
+ * | TIMEOUT        | deadline_exceeded   | 408  | the backend did not answer in time (never reported as missing)  |
  * | ABORTED        | canceled            | 408  |                                                                |
+ * | (rate, quota)  | resource_exhausted  | 429  | NS: too many new names (per client, or in all), updates of a name too fast |
  * | anything else  | internal            | 500  |                                                                |
- * Missing or wrong bearer token on a CAS write: unauthenticated (401).
+ * Missing or wrong bearer token on a CAS write (and an NS Update with `tokenCoversNs`): unauthenticated (401).
+ * TOO_LARGE also covers an NS record over its limit (10 KiB by default).
  *
  * Every error the server sends carries `meta.remotelog_code`, so our client restores the exact
  * code (TOO_LARGE shares invalid_argument with INVALID_INPUT); other Twirp clients see standard codes.

@@ -1,7 +1,7 @@
 import type { BackendConfig } from '../adapters/registry.js'
 
 export interface RemoteConfigOptions {
-  /** Bearer token for CAS writes, when the service requires one. */
+  /** Bearer token for CAS writes (and NS updates, with `serve --token-covers-ns`), when the service requires one. */
   token?: string
   timeoutMs?: number
   retries?: number
@@ -22,6 +22,7 @@ export function remoteConfig (url: string, options: RemoteConfigOptions = {}): {
   }
   return {
     cas: { driver: 'twirp', ...common, ...(options.token !== undefined ? { token: options.token } : {}) },
-    ns: { driver: 'twirp', ...common }
+    // The NS client sends it too: a service may require it for NS updates (`serve --token-covers-ns`).
+    ns: { driver: 'twirp', ...common, ...(options.token !== undefined ? { token: options.token } : {}) }
   }
 }

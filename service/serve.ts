@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises'
 import { fail } from '../core/errors.js'
 import type { NameSystem } from '../core/name-system.js'
 import { openCas, openNs, type BackendConfig } from '../adapters/registry.js'
@@ -27,7 +28,7 @@ export async function serve (options: ServeOptions): Promise<RunningService> {
   try {
     ns = await openNs(nsConfig, { stateDir })
     if (!isRecordNs(ns)) throw fail('INVALID_CONFIG', `the service verifies signed records itself and needs an NS of signed records (local, memory), not "${nsConfig.driver}"`)
-    const service = await startService({ ...serviceOptions, cas, ns })
+    const service = await startService({ countStoredNames: storedNameCounter(nsConfig), ...serviceOptions, cas, ns })
     const backends = { cas, ns }
     return {
       url: service.url,
@@ -41,6 +42,20 @@ export async function serve (options: ServeOptions): Promise<RunningService> {
   } catch (e) {
     await Promise.allSettled([cas.close(), ns?.close()])
     throw e
+  }
+}
+
+/** Counts the names a local NS folder holds (one `<name>.record` file each), for the service's name limit. */
+function storedNameCounter (config: BackendConfig): (() => Promise<number>) | undefined {
+  const path = (config as { path?: unknown }).path
+  if (config.driver !== 'local' || typeof path !== 'string') return undefined
+  return async () => {
+    try {
+      return (await readdir(path)).filter(f => f.endsWith('.record')).length
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0
+      throw fail('UNAVAILABLE', `cannot count the names in ${path}`, { backend: 'local', cause: e })
+    }
   }
 }
 

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net'
 import { timingSafeEqual } from 'node:crypto'
 import { once, setMaxListeners } from 'node:events'
-import { createServiceImplSpec, type HandlerContext } from '@connectrpc/connect'
+import { createContextValues, createServiceImplSpec, type HandlerContext } from '@connectrpc/connect'
 import { createUniversalServiceHandlers, type UniversalHandler } from '@connectrpc/connect/protocol'
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node'
 import type { ContentStore } from '../core/content-store.js'
@@ -11,7 +11,8 @@ import type { RecordNameSystem } from '../adapters/ns/record-ns.js'
 import { CAS } from '../proto/gen/vac/cas/cas_pb.js'
 import { NS } from '../proto/gen/vac/ns/ns_pb.js'
 import { casService } from './cas-service.js'
-import { nsService } from './ns-service.js'
+import { CLIENT_KEY, nsLimits, nsMaxBodyBytes, nsService, type NsLimits } from './ns-service.js'
+import { clientKey } from './rate-limit.js'
 import { toTwirpError } from './error-codes.js'
 import { DEFAULT_MAX_BODY_BYTES } from './limits.js'
 import { pickRoute, twirpErrorResponse, twirpHandlerFactory } from './twirp-protocol.js'
@@ -25,8 +26,20 @@ export interface ServiceOptions {
   cas: ContentStore
   /** A name system of signed records (local, memory): the server checks every Update with it. */
   ns: RecordNameSystem
-  /** When set, CAS Add needs `Authorization: Bearer <writeToken>`. Reads and NS Update (signed) are open. */
+  /**
+   * When set, CAS Add needs `Authorization: Bearer <writeToken>`. Reads stay open; NS Update (signed)
+   * too, unless `tokenCoversNs`.
+   */
   writeToken?: string
+  /** NS Update needs the write token as well (default false: a signed update is accepted from anyone). */
+  tokenCoversNs?: boolean
+  /**
+   * Bounds on what NS clients can make the service store: record size (default 10 KiB), names in all
+   * (10 000), new names per client per minute (60), updates per name per second (10, bursts of 5 s worth).
+   */
+  nsLimits?: Partial<NsLimits>
+  /** How many names the NS already holds, asked once at start, so `nsLimits.maxNames` counts them too. */
+  countStoredNames?: () => Promise<number>
   /** Largest request body; default 2 MiB. */
   maxBodyBytes?: number
   /** A request (headers and body) must arrive within this; slow clients are cut off. Default 30 s. */
@@ -60,23 +73,31 @@ export interface RunningService {
  */
 export async function startService (options: ServiceOptions): Promise<RunningService> {
   const requestTimeout = options.requestTimeoutMs ?? 30_000
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+  const limits = nsLimits(options.nsLimits)
+  if (options.tokenCoversNs === true && (options.writeToken === undefined || options.writeToken === '')) {
+    throw fail('INVALID_CONFIG', 'tokenCoversNs needs a writeToken: NS updates cannot require a token that does not exist (serve --token T --token-covers-ns)', { backend: 'twirp' })
+  }
+  const storedNames = await options.countStoredNames?.() ?? 0
   const shutdown = new AbortController()
   // Every request's handler context listens on this signal until it ends (Connect removes the listener).
   setMaxListeners(0, shutdown.signal)
-  const factory = twirpHandlerFactory({
-    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+  const factoryFor = (bodyLimit: number): ReturnType<typeof twirpHandlerFactory> => twirpHandlerFactory({
+    maxBodyBytes: bodyLimit,
     toTwirpError: (e) => {
       const error = toTwirpError(e)
       if (error.code === 'internal') options.onInternalError?.(e)
       return error
     },
-    requestGate: writeGate(options.writeToken),
+    requestGate: writeGate(options.writeToken, options.tokenCoversNs === true),
     shutdownSignal: shutdown.signal
   })
   const routes = new Map<string, UniversalHandler>()
   for (const handler of [
-    ...createUniversalServiceHandlers(createServiceImplSpec<typeof CAS>(CAS, casService(options.cas)), [factory]),
-    ...createUniversalServiceHandlers(createServiceImplSpec<typeof NS>(NS, nsService(options.ns)), [factory])
+    ...createUniversalServiceHandlers(createServiceImplSpec<typeof CAS>(CAS, casService(options.cas)), [factoryFor(maxBodyBytes)]),
+    // NS messages are small: their bodies are refused past what the largest record needs.
+    ...createUniversalServiceHandlers(createServiceImplSpec<typeof NS>(NS, nsService(options.ns, { limits, storedNames })),
+      [factoryFor(Math.min(maxBodyBytes, nsMaxBodyBytes(limits)))])
   ]) routes.set(handler.requestPath, handler)
 
   let draining = false
@@ -97,7 +118,7 @@ export async function startService (options: ServiceOptions): Promise<RunningSer
       ? twirpErrorResponse(route, true)
       : draining
         ? twirpErrorResponse(new TwirpError('unavailable', 'the service is shutting down'), true)
-        : await route(universalRequestFromNodeRequest(req, res, undefined, undefined))
+        : await route(universalRequestFromNodeRequest(req, res, undefined, createContextValues().set(CLIENT_KEY, clientKey(req.socket.remoteAddress))))
     await universalResponseToNodeResponse(response, res)
   }
 
@@ -182,15 +203,16 @@ export async function startService (options: ServiceOptions): Promise<RunningSer
   }
 }
 
-function writeGate (token: string | undefined): ((context: HandlerContext) => void) | undefined {
+function writeGate (token: string | undefined, coversNs: boolean): ((context: HandlerContext) => void) | undefined {
   if (token === undefined || token === '') return undefined
   const expected = Buffer.from(token)
   return (context) => {
-    if (context.method !== CAS.method.add) return
+    const what = context.method === CAS.method.add ? 'CAS writes' : coversNs && context.method === NS.method.update ? 'NS updates' : undefined
+    if (what === undefined) return
     const match = /^Bearer\s+(\S+)$/i.exec(context.requestHeader.get('authorization') ?? '')
     const given = Buffer.from(match?.[1] ?? '')
     if (given.byteLength !== expected.byteLength || !timingSafeEqual(given, expected)) {
-      throw new TwirpError('unauthenticated', 'CAS writes on this service need a valid bearer token')
+      throw new TwirpError('unauthenticated', `${what} on this service need a valid bearer token`)
     }
   }
 }

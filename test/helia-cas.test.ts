@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import type { CID } from 'multiformats/cid'
-import { casConformance, expectCode } from './conformance/cas.js'
+import { casConformance, closedPort, expectCode } from './conformance/cas.js'
 import { heliaCas, type HeliaContentStore } from '../adapters/cas/helia.js'
 import { cidOf } from '../core/ids.js'
 import { tempDir } from './support/temp-dir.js'
@@ -20,7 +20,10 @@ casConformance('helia (offline)', {
     altered[0] ^= 0xff
     await writeRaw(store as HeliaContentStore, id, altered)
   },
-  missingWithinMs: 1000
+  missingWithinMs: 1000,
+  // Online, with its only peer down: nobody can be asked for a block the repo lacks.
+  unreachable: async () => await online({ peers: [`/ip4/127.0.0.1/tcp/${await closedPort()}`] }),
+  abort: true
 })
 
 async function online (options: Record<string, unknown> = {}): Promise<HeliaContentStore> {
@@ -121,19 +124,22 @@ describe('helia CAS: bitswap between nodes on 127.0.0.1', () => {
     }
   })
 
-  it('bounds a get of a block no peer has by timeoutMs, with NOT_FOUND', async () => {
+  // Connected peers that lack a block stay silent: that is no answer that it does not exist.
+  it('bounds a get of a block no peer has by timeoutMs, with TIMEOUT (not NOT_FOUND)', async () => {
     const alice = await online()
     const bob = await online({ peers: alice.multiaddrs(), timeoutMs: 400 })
     try {
       const started = Date.now()
-      await expectCode(bob.get(cidOf(randomBytes(32))), 'NOT_FOUND')
+      const error = await bob.get(cidOf(randomBytes(32))).catch((e: unknown) => e)
+      await expectCode(Promise.reject(error), 'TIMEOUT')
+      expect(String(error)).toContain('1 connected peer(s)')
       expect(Date.now() - started).toBeLessThan(3000)
     } finally {
       await Promise.all([alice.close(), bob.close()])
     }
   })
 
-  it('fails at once with NOT_FOUND naming the peer when no peer is reachable', async () => {
+  it('fails at once with UNAVAILABLE naming the peer when no peer is reachable', async () => {
     const gone = await online()
     const address = gone.multiaddrs()[0]
     await gone.close()
@@ -141,7 +147,7 @@ describe('helia CAS: bitswap between nodes on 127.0.0.1', () => {
     try {
       const started = Date.now()
       const error = await bob.get(cidOf(randomBytes(32))).catch((e: unknown) => e)
-      await expectCode(Promise.reject(error), 'NOT_FOUND')
+      await expectCode(Promise.reject(error), 'UNAVAILABLE')
       expect(String(error)).toContain(address)
       expect(Date.now() - started).toBeLessThan(1500) // before timeoutMs: there is nobody to ask
     } finally {
@@ -149,8 +155,21 @@ describe('helia CAS: bitswap between nodes on 127.0.0.1', () => {
     }
   })
 
-  // Helia checks each block a peer sends against its id and drops a mismatch, so the read ends as a miss.
-  it('never returns altered bytes that a peer sends: the read ends NOT_FOUND', async () => {
+  it('online with no peer at all is UNAVAILABLE; offline, the repo\'s own answer is NOT_FOUND', async () => {
+    const lonely = await online()
+    const offline = await heliaCas({ repo: await tempDir() }, { stateDir: await tempDir() })
+    try {
+      const error = await lonely.get(cidOf(randomBytes(32))).catch((e: unknown) => e)
+      await expectCode(Promise.reject(error), 'UNAVAILABLE')
+      expect(String(error)).toContain('no peers configured')
+      await expectCode(offline.get(cidOf(randomBytes(32))), 'NOT_FOUND')
+    } finally {
+      await Promise.all([lonely.close(), offline.close()])
+    }
+  })
+
+  // Helia checks each block a peer sends against its id and drops a mismatch, so the read runs out of time.
+  it('never returns altered bytes that a peer sends: the read ends TIMEOUT', async () => {
     const alice = await online()
     const bob = await online({ peers: alice.multiaddrs(), timeoutMs: 800 })
     try {
@@ -159,7 +178,7 @@ describe('helia CAS: bitswap between nodes on 127.0.0.1', () => {
       const altered = Uint8Array.from(bytes)
       altered[0] ^= 0xff
       await writeRaw(alice, id, altered)
-      await expectCode(bob.get(id), 'NOT_FOUND')
+      await expectCode(bob.get(id), 'TIMEOUT')
       expect(await bob.has(id)).toBe(false)
     } finally {
       await Promise.all([alice.close(), bob.close()])

@@ -26,13 +26,17 @@ const singleBlock: GraphWalkerFactory = () => ({
 export interface HeliaCasOptions {
   /** The IPFS repo folder (blocks + datastore). Default `<stateDir>/ipfs`. One process per repo. */
   repo?: string
-  /** No networking at all (default `true`). A missing block then fails at once with NOT_FOUND. */
+  /**
+   * No networking at all (default `true`). A missing block then fails at once with NOT_FOUND: the repo
+   * is the whole store, and it answered. Online, a block the repo lacks is asked of the connected
+   * peers: none sending it within timeoutMs is TIMEOUT, no peer connected at all is UNAVAILABLE.
+   */
   offline?: boolean
   /** Multiaddrs to listen on when online. Default `['/ip4/127.0.0.1/tcp/0']`. */
   listen?: string[]
   /** Multiaddrs of peers to dial when online, e.g. `/ip4/127.0.0.1/tcp/4001/p2p/12D3Koo…`. */
   peers?: string[]
-  /** Bound on fetching one missing block from peers, and on each dial (default 10 000 ms). */
+  /** Bound on fetching one missing block from peers, and on each dial (default 10 000 ms); past it, TIMEOUT. */
   timeoutMs?: number
   /** Pin every block this store reads, so it keeps serving a log to others (an always-on node). */
   pinOnGet?: boolean
@@ -100,6 +104,11 @@ async function collect (chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>
   const parts: Uint8Array[] = []
   for await (const chunk of chunks) parts.push(chunk)
   return parts.length === 1 ? parts[0] : Buffer.concat(parts)
+}
+
+/** An operation called with an already-aborted signal does nothing and fails with ABORTED. */
+function notAborted (signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted === true) throw fail('ABORTED', what, { backend: BACKEND, cause: signal.reason })
 }
 
 function wrap (e: unknown, what: string): Error {
@@ -170,23 +179,32 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
       if (signal?.aborted === true) throw fail('ABORTED', `get ${id.toString()}`, { backend: BACKEND, cause: e })
       if (closing.signal.aborted) throw fail('UNAVAILABLE', `get ${id.toString()}: the store was closed`, { backend: BACKEND, cause: e })
       if (timeout.aborted) {
-        throw fail('NOT_FOUND', `no object ${id.toString()} in the repo, and ${libp2p?.getConnections().length ?? 0} connected peer(s) did not send it within ${s.timeoutMs} ms`,
+        // Peers that lack a block stay silent (or say DONT_HAVE and may still find it): no answer in
+        // time is not an answer that the object does not exist.
+        throw fail('TIMEOUT', `no object ${id.toString()} in the repo, and ${libp2p?.getConnections().length ?? 0} connected peer(s) did not send it within ${s.timeoutMs} ms`,
           { backend: BACKEND, cause: e, details: { timeoutMs: s.timeoutMs } })
       }
       throw wrap(e, `cannot fetch ${id.toString()} from peers`)
     }
   }
 
-  /** A block that is not in the repo: dials the configured peers if none is connected, then asks them, all within timeoutMs. */
+  /**
+   * A block that is not in the repo: dials the configured peers if none is connected, then asks them,
+   * all within timeoutMs. Offline, the repo's answer is final (NOT_FOUND); online with nobody to ask,
+   * nobody answered (UNAVAILABLE).
+   */
   const fetchFromPeers = async (id: CID, signal?: AbortSignal): Promise<Uint8Array> => {
     if (peers === undefined || libp2p === undefined) {
       throw fail('NOT_FOUND', `no object ${id.toString()} in the repo (offline)`, { backend: BACKEND })
     }
     const timeout = AbortSignal.timeout(s.timeoutMs)
     await peers.connect(withCloseAndTimeout(signal, timeout))
+    notAborted(signal, `get ${id.toString()}`)
+    if (closing.signal.aborted) throw fail('UNAVAILABLE', `get ${id.toString()}: the store was closed`, { backend: BACKEND })
     if (libp2p.getConnections().length === 0) {
       const tried = peers.addresses.map(a => `${a}${peers.lastErrors.has(a) ? ` (${peers.lastErrors.get(a)})` : ''}`)
-      throw fail('NOT_FOUND', `no object ${id.toString()} in the repo and no peer connected${tried.length > 0 ? `; dialed ${tried.join(', ')}` : ''}`, { backend: BACKEND })
+      throw fail('UNAVAILABLE', `no object ${id.toString()} in the repo and no peer connected to ask${tried.length > 0 ? `; dialed ${tried.join(', ')}` : ' (no peers configured)'}`,
+        { backend: BACKEND, details: { peers: peers.addresses } })
     }
     return await getNearest(id, signal, timeout)
   }
@@ -208,6 +226,7 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
       checkSize(bytes, BACKEND)
       const id = cidOf(bytes)
       const signal = callOptions?.signal
+      notAborted(signal, `put ${id.toString()}`)
       await gate.shared(async () => {
         try {
           await helia.blockstore.put(id, bytes, { signal })
@@ -222,6 +241,7 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
     async get (id, callOptions) {
       open()
       const signal = callOptions?.signal
+      notAborted(signal, `get ${id.toString()}`)
       return await gate.shared(async () => {
         let bytes: Uint8Array
         if (libp2p !== undefined && libp2p.getConnections().length > 0) {
@@ -245,6 +265,7 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
 
     async has (id, callOptions) {
       open()
+      notAborted(callOptions?.signal, `has ${id.toString()}`)
       try {
         return await helia.blockstore.has(id, { signal: callOptions?.signal })
       } catch (e) {
@@ -255,6 +276,7 @@ export async function heliaCas (options: HeliaCasOptions = {}, context: BackendC
     async delete (id, callOptions) {
       open()
       const signal = callOptions?.signal
+      notAborted(signal, `delete ${id.toString()}`)
       try {
         await gate.shared(async () => {
           if (!await helia.blockstore.has(id, { signal })) return

@@ -16,7 +16,10 @@ export interface KuboCasOptions {
   url: string
   /** Extra HTTP headers on every call, e.g. `{ authorization: 'Bearer …' }` for an RPC behind auth. */
   headers?: Record<string, string>
-  /** Bound on each call; a get of a block the node cannot find in time is NOT_FOUND (default 10 000 ms). */
+  /**
+   * Bound on each call (default 10 000 ms), passed to the node as its own `timeout`. A get of a block
+   * the node does not produce in time is TIMEOUT: an online node may still be searching the network.
+   */
   timeoutMs?: number
 }
 
@@ -64,10 +67,26 @@ function isMissing (e: unknown): boolean {
 }
 
 /**
+ * The node itself answered that it has no such block (Kubo: HTTP 500 "block was not found locally",
+ * "ipld: could not find …"). A 404 is not that answer: it comes from a URL that is not the RPC API.
+ */
+function isMissingAnswer (e: unknown): boolean {
+  const status = (e as { response?: { status?: number } })?.response?.status
+  return status !== undefined && status !== 404 && isMissing(e)
+}
+
+/** An operation called with an already-aborted signal sends nothing and fails with ABORTED. */
+function notAborted (callOptions: CallOptions | undefined, what: string): void {
+  if (callOptions?.signal?.aborted === true) throw fail('ABORTED', what, { backend: BACKEND, cause: callOptions.signal.reason })
+}
+
+/**
  * A CAS on an IPFS node's HTTP RPC API (Kubo, or anything that speaks `/api/v0`), through
  * kubo-rpc-client. Stores raw blocks as CIDv1, checks every CID the node returns against the one
  * computed here, pins what it stores and verifies every block it reads. Every call is bounded by
- * `timeoutMs`; a block the node cannot produce in time is NOT_FOUND; an unreachable node is UNAVAILABLE.
+ * `timeoutMs`. Errors say what happened: NOT_FOUND only when the node answered that it has no such
+ * block; a block it did not produce in time, or a node that did not answer, is TIMEOUT; an
+ * unreachable node is UNAVAILABLE.
  * @example
  * const cas = kuboCas({ url: 'http://127.0.0.1:5001' })
  * const id = await cas.put(new TextEncoder().encode('hi'))
@@ -77,8 +96,7 @@ export function kuboCas (options: KuboCasOptions): KuboContentStore {
   const client: KuboRPCClient = create({ url, headers })
 
   /** Options for one RPC: the node's own timeout plus a client-side bound (the client enforces none). */
-  const call = (callOptions?: CallOptions): { timeout: number, signal: AbortSignal } => {
-    const bound = AbortSignal.timeout(timeoutMs + CLIENT_GRACE_MS)
+  const call = (callOptions?: CallOptions, bound = AbortSignal.timeout(timeoutMs + CLIENT_GRACE_MS)): { timeout: number, signal: AbortSignal } => {
     return { timeout: timeoutMs, signal: callOptions?.signal === undefined ? bound : AbortSignal.any([callOptions.signal, bound]) }
   }
 
@@ -137,6 +155,7 @@ export function kuboCas (options: KuboCasOptions): KuboContentStore {
     async put (bytes, callOptions) {
       checkSize(bytes, BACKEND)
       const expected = cidOf(bytes)
+      notAborted(callOptions, `block put ${expected.toString()}`)
       let returned: CID | undefined
       // A put of content-addressed bytes is idempotent: a server error (seen from js-ipfs under
       // load) is retried twice before it is reported.
@@ -156,12 +175,19 @@ export function kuboCas (options: KuboCasOptions): KuboContentStore {
     },
 
     async get (id, callOptions) {
+      notAborted(callOptions, `block get ${id.toString()}`)
+      const bound = AbortSignal.timeout(timeoutMs + CLIENT_GRACE_MS)
       let bytes: Uint8Array
       try {
-        bytes = await client.block.get(id, call(callOptions))
+        bytes = await client.block.get(id, call(callOptions, bound))
       } catch (e) {
-        if (callOptions?.signal?.aborted !== true && (isTimeout(e) || isMissing(e))) {
-          throw fail('NOT_FOUND', `no object ${id.toString()} from ${url} within ${timeoutMs} ms`, { backend: BACKEND, cause: e, details: { timeoutMs } })
+        if (callOptions?.signal?.aborted !== true) {
+          if (isMissingAnswer(e)) throw fail('NOT_FOUND', `${url} has no object ${id.toString()}`, { backend: BACKEND, cause: e })
+          if (isTimeout(e) && !bound.aborted) {
+            // The node answered its own timeout: it was still looking (js-ipfs answers every missing
+            // block this way; an online Kubo searches the network). Not an answer that it is missing.
+            throw fail('TIMEOUT', `${url} did not produce ${id.toString()} within ${timeoutMs} ms`, { backend: BACKEND, cause: e, details: { timeoutMs } })
+          }
         }
         throw wrap(e, `block get ${id.toString()}`, callOptions)
       }
@@ -169,12 +195,19 @@ export function kuboCas (options: KuboCasOptions): KuboContentStore {
     },
 
     async has (id, callOptions) {
+      notAborted(callOptions, `block stat ${id.toString()}`)
+      const bound = AbortSignal.timeout(timeoutMs + CLIENT_GRACE_MS)
       try {
         // offline: a real Kubo answers from its own repo at once instead of searching the network.
-        await client.block.stat(id, { ...call(callOptions), offline: true } as never)
+        await client.block.stat(id, { ...call(callOptions, bound), offline: true } as never)
         return true
       } catch (e) {
-        if (callOptions?.signal?.aborted !== true && (isTimeout(e) || isMissing(e))) return false
+        if (callOptions?.signal?.aborted !== true) {
+          if (isMissingAnswer(e)) return false
+          // js-ipfs ignores `offline` and answers a stat of a block it lacks only with its own timeout:
+          // the node did answer, about its own repo. A node that does not answer at all is TIMEOUT (wrap).
+          if (isTimeout(e) && !bound.aborted) return false
+        }
         throw wrap(e, `block stat ${id.toString()}`, callOptions)
       }
     },

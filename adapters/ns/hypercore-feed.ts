@@ -5,6 +5,7 @@ import type { ResolvedHead } from '../../core/name-system.js'
 import type { Deadline } from './hypercore-deadline.js'
 import { checkForward, equivocationError, rememberSeen, type FeedMemory } from './hypercore-guard.js'
 import type { HypercorePeer } from './hypercore-peer.js'
+import { dropSilentPeers, silentPeerProbe } from './hypercore-silent-peers.js'
 
 const BACKEND = 'hypercore'
 
@@ -15,6 +16,8 @@ export interface Feed {
   memory: FeedMemory
   /** A session opened with the owner's key pair, once this process published. */
   writer?: Hypercore
+  /** Set when a wait for peers timed out: the next refresh looks peers up even if some are connected. */
+  rediscover?: boolean
 }
 
 /** True when this process can append to the feed: its own log, answered from local storage. */
@@ -29,6 +32,16 @@ function wrap (name: string, what: string, error: unknown, memory: FeedMemory): 
 }
 
 /**
+ * After a wait for peers timed out: closes the connections of peers that answered nothing (see
+ * `dropSilentPeers`: Hypercore would keep asking them for as long as they stay connected) and has
+ * the next refresh look peers up again, so a long-lived reader reaches a seeder or the writer anew.
+ */
+function afterTimeout (feed: Feed, silent: () => Parameters<typeof dropSilentPeers>[0]): void {
+  dropSilentPeers(silent())
+  feed.rediscover = true
+}
+
+/**
  * Asks peers for the core's newest length: joins its discovery topic (client), looks peers up when
  * none is connected, and waits for their answer — all within `deadline`. A reader that already has
  * a value keeps it when no peer answers in time; one that has nothing gets UNAVAILABLE.
@@ -38,18 +51,21 @@ export async function refreshFromPeers (peer: HypercorePeer, feed: Feed, deadlin
   const first = !peer.joined(core)
   const discovery = peer.join(core, { server: force, client: true })
   let found: (() => void) | undefined
-  if (first || core.peers.length === 0) {
+  if (first || core.peers.length === 0 || feed.rediscover === true) {
+    feed.rediscover = false
     found = core.findingPeers()
     const lookup = first ? peer.swarm.flush() : discovery.refresh().then(async () => await peer.swarm.flush())
     lookup.catch(() => {}).finally(found)
   }
   const activeRequests: unknown[] = []
+  const silent = silentPeerProbe(core)
   try {
     await deadline.race(core.update({ wait: true, force, activeRequests }), `finding peers for hypercore:${name}`,
       error => core.clearRequests(activeRequests, error))
   } catch (error) {
     if (isRemoteLogError(error, 'ABORTED')) throw error
     if (isRemoteLogError(error, 'TIMEOUT')) {
+      afterTimeout(feed, silent)
       if (core.length > 0) return
       throw fail('UNAVAILABLE', `no peer answered for hypercore:${name} within ${deadline.ms} ms`, { backend: BACKEND, cause: error })
     }
@@ -66,11 +82,14 @@ export async function newestHead (feed: Feed, deadline: Deadline): Promise<{ ind
   if (core.length === 0) return undefined
   const index = core.length - 1
   const activeRequests: unknown[] = []
+  const silent = silentPeerProbe(core)
   let block: Buffer | null
   try {
     block = await deadline.race(core.get(index, { timeout: deadline.remaining(), activeRequests }), `reading the head of hypercore:${name}`,
       error => core.clearRequests(activeRequests, error))
   } catch (error) {
+    const timedOut = (error as { code?: string }).code === 'REQUEST_TIMEOUT' || isRemoteLogError(error, 'TIMEOUT')
+    if (timedOut) afterTimeout(feed, silent)
     if ((error as { code?: string }).code === 'REQUEST_TIMEOUT') {
       throw fail('TIMEOUT', `reading the head of hypercore:${name} took longer than ${deadline.ms} ms`, { backend: BACKEND, cause: error })
     }

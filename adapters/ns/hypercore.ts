@@ -151,7 +151,7 @@ export async function hypercoreNs (options: HypercoreNsOptions, context?: Backen
     }
     const existing = (await newestHead(feed, deadline))?.head
     if (existing !== undefined) {
-      if (publishOptions.previous !== undefined && !existing.head.equals(publishOptions.previous)) {
+      if (publishOptions.previous === undefined || !existing.head.equals(publishOptions.previous)) {
         throw fail('CONFLICT', `hypercore:${name} moved to ${existing.head.toString()} since this writer's last publish`, { backend: BACKEND })
       }
       if (existing.revision !== undefined && record.revision <= existing.revision) {

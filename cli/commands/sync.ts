@@ -1,6 +1,9 @@
 import type { Command } from 'commander'
 import type { SyncReport } from '../../core/endpoint.js'
+import type { RetryEvent } from '../../core/live-follow.js'
+import { describeError, syncEach, type SyncFailure } from '../../core/sync-each.js'
 import { output, withEndpoint } from '../context.js'
+import { exitCodeOf } from '../errors.js'
 import { progressBar } from '../progress.js'
 
 function line (r: SyncReport): string {
@@ -9,35 +12,63 @@ function line (r: SyncReport): string {
   return `${r.alias}: +${r.delivered} (${r.length} in all${scrubbed}) — ${r.nsRequests} NS / ${r.casRequests} CAS requests, ${r.bytes} bytes, ${Math.round(r.ms)} ms`
 }
 
+/** The stderr line of a live follower's retry: `remotelog: alice: [twirp] UNAVAILABLE: …; retrying in 1.6 s`. */
+export function retryLine (event: RetryEvent): string {
+  return `remotelog: ${event.alias}: ${describeError(event.error).message}; retrying in ${(event.delayMs / 1000).toFixed(1)} s (attempt ${event.attempt})`
+}
+
+function failureLine (alias: string, failure: SyncFailure): string {
+  return `remotelog: ${alias}: ${failure.message}`
+}
+
 export function registerSync (program: Command): void {
   program.command('sync')
-    .description('fetch what is new in followed logs (all, or those named)')
+    .description('fetch what is new in followed logs (all, or those named); a log that fails does not stop the others')
     .argument('[alias...]', 'followed logs to sync')
-    .option('--follow', 'keep following live (Ctrl-C to stop): sync on every new head')
+    .option('--follow', 'keep following live (Ctrl-C to stop): sync on every new head; waits through outages')
     .action(async (aliases: string[], options: { follow?: boolean }, command: Command) => {
       await withEndpoint(command, async (endpoint, g) => {
-        const names = aliases.length > 0 ? aliases : (await endpoint.following()).map(f => f.alias)
+        const follows = aliases.length > 0 ? aliases.map(alias => ({ alias })) : await endpoint.following()
+        const failures: SyncFailure[] = []
         if (options.follow === true) {
           const controller = new AbortController()
           process.once('SIGINT', () => controller.abort())
           process.once('SIGTERM', () => controller.abort())
-          await Promise.all(names.map(async alias => {
-            for await (const report of endpoint.watch(alias, { signal: controller.signal })) {
-              if (report.delivered > 0 || report.scrubbed.length > 0) output(g, report, line)
+          const onRetry = (event: RetryEvent): void => { process.stderr.write(retryLine(event) + '\n') }
+          // Each log is followed on its own: a permanent failure of one is reported and ends only that one.
+          await Promise.all(follows.map(async ({ alias }) => {
+            try {
+              for await (const report of endpoint.watch(alias, { signal: controller.signal, onRetry })) {
+                if (report.delivered > 0 || report.scrubbed.length > 0) output(g, report, line)
+              }
+            } catch (error) {
+              const failure = describeError(error)
+              failures.push(failure)
+              process.stderr.write(failureLine(alias, failure) + '\n')
+              if (g.json) process.stdout.write(JSON.stringify({ alias, error: failure }) + '\n')
             }
           }))
-          return
-        }
-        const reports: SyncReport[] = []
-        for (const alias of names) {
-          const bar = progressBar(alias, g.json)
-          try {
-            reports.push(await endpoint.sync(alias, { onProgress: n => bar.update(n) }))
-          } finally {
-            bar.stop()
+        } else {
+          const results = await syncEach(follows, async ({ alias }) => {
+            const bar = progressBar(alias, g.json)
+            try {
+              return await endpoint.sync(alias, { onProgress: n => bar.update(n) })
+            } finally {
+              bar.stop()
+            }
+          })
+          for (const r of results) {
+            if (r.error === undefined) continue
+            failures.push(r.error)
+            process.stderr.write(failureLine(r.alias, r.error) + '\n')
           }
+          const synced = results.filter(r => r.error === undefined)
+          if (g.json) output(g, results, () => '')
+          else if (results.length === 0) output(g, results, () => 'not following any log')
+          else if (synced.length > 0) output(g, synced, rs => rs.map(line).join('\n'))
         }
-        output(g, reports, rs => rs.length === 0 ? 'not following any log' : rs.map(line).join('\n'))
+        // Every log that could be synced was; the exit status is the first failure's.
+        if (failures.length > 0) process.exitCode = exitCodeOf(failures[0].code)
       })
     })
 }

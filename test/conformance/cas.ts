@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { createServer, type Server, type Socket } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { CID } from 'multiformats/cid'
 import type { ContentStore } from '../../core/content-store.js'
@@ -10,8 +12,51 @@ export interface CasHarness {
   create (): Promise<ContentStore>
   /** Alters the stored bytes of `id` behind the store's back, to show `get` catches it. */
   corrupt? (store: ContentStore, id: CID): Promise<void>
-  /** How long a get of a missing object may take before NOT_FOUND (default 5 s). */
+  /** How long a get of a missing object may take before it fails (default 5 s). */
   missingWithinMs?: number
+  /**
+   * What a get of a missing object fails with: NOT_FOUND (default), the backend's answer that it has
+   * no such object; or TIMEOUT for a backend that never gives that answer and only stops looking
+   * after its timeout (js-ipfs; an online Kubo searching the network).
+   */
+  missingGet?: 'NOT_FOUND' | 'TIMEOUT'
+  /**
+   * A store of this backend pointed at a backend that is down (e.g. a closed port). Its get must fail
+   * with UNAVAILABLE, never NOT_FOUND: nobody answered. Its put and has either work (a store keeping its
+   * own copy) or fail with UNAVAILABLE too.
+   */
+  unreachable? (): Promise<ContentStore>
+  /** The store honours a call's AbortSignal: with one already aborted, put/get/has fail with ABORTED. */
+  abort?: boolean
+}
+
+/** A loopback port that nothing listens on (it was free a moment ago), for "backend is down" tests. */
+export async function closedPort (): Promise<number> {
+  const server: Server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  await new Promise(resolve => server.close(resolve))
+  return port
+}
+
+/**
+ * A loopback server that accepts connections and never answers: a backend that hangs. `close()` ends
+ * it and every connection it holds.
+ */
+export async function silentServer (): Promise<{ port: number, close: () => Promise<void> }> {
+  const sockets = new Set<Socket>()
+  const server = createServer(socket => { sockets.add(socket); socket.on('error', () => {}); socket.on('close', () => sockets.delete(socket)) })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  return {
+    port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise(resolve => server.close(resolve))
+    }
+  }
 }
 
 export async function expectCode (promise: Promise<unknown>, code: ErrorCode): Promise<void> {
@@ -68,10 +113,36 @@ export function casConformance (name: string, harness: CasHarness): void {
       expect(await store.has(cidOf(randomBytes(32)))).toBe(false)
     })
 
-    it('fails a get of a missing object with NOT_FOUND, within a bound', async () => {
+    it(`fails a get of a missing object with ${harness.missingGet ?? 'NOT_FOUND'}, within a bound`, async () => {
       const started = Date.now()
-      await expectCode(store.get(cidOf(randomBytes(32))), 'NOT_FOUND')
+      await expectCode(store.get(cidOf(randomBytes(32))), harness.missingGet ?? 'NOT_FOUND')
       expect(Date.now() - started).toBeLessThan(harness.missingWithinMs ?? 5000)
+    })
+
+    it.skipIf(harness.unreachable === undefined)('answers UNAVAILABLE, distinct from NOT_FOUND, when its backend is down', async () => {
+      const down = await harness.unreachable!()
+      try {
+        const started = Date.now()
+        await expectCode(down.get(cidOf(randomBytes(32))), 'UNAVAILABLE')
+        expect(Date.now() - started).toBeLessThan(5000)
+        const bytes = randomBytes(32)
+        const put = await down.put(bytes).then(() => undefined, (e: unknown) => e)
+        if (put !== undefined) await expectCode(Promise.reject(put), 'UNAVAILABLE')
+        const has = await down.has(cidOf(bytes)).then(() => undefined, (e: unknown) => e)
+        if (has !== undefined) await expectCode(Promise.reject(has), 'UNAVAILABLE')
+      } finally {
+        await down.close()
+      }
+    })
+
+    it.skipIf(harness.abort !== true)('fails with ABORTED, doing nothing, when the signal is already aborted', async () => {
+      const signal = AbortSignal.abort()
+      const bytes = randomBytes(48)
+      await expectCode(store.put(bytes, { signal }), 'ABORTED')
+      expect(await store.has(cidOf(bytes))).toBe(false)
+      const id = await store.put(randomBytes(48))
+      await expectCode(store.get(id, { signal }), 'ABORTED')
+      await expectCode(store.has(id, { signal }), 'ABORTED')
     })
 
     it('handles many concurrent puts and gets', async () => {
@@ -93,7 +164,7 @@ export function casConformance (name: string, harness: CasHarness): void {
       const drop = await store.put(randomBytes(64))
       await store.delete(drop)
       expect(await store.has(keep)).toBe(true)
-      await expectCode(store.get(drop), 'NOT_FOUND')
+      await expectCode(store.get(drop), harness.missingGet ?? 'NOT_FOUND')
     })
 
     // A store that can delete records which logs keep objects in it, so a scrub spares what they use.
