@@ -19,6 +19,7 @@ import { registerExport } from './commands/export.js'
 import { registerImport } from './commands/import.js'
 import { registerVerify } from './commands/verify.js'
 import { registerScrub } from './commands/scrub.js'
+import { registerFsck } from './commands/fsck.js'
 
 const program = new Command('remotelog')
   .description('a remote log for data sync: messages in a content-addressed store, the newest page behind a name system')
@@ -29,7 +30,7 @@ const program = new Command('remotelog')
   .configureOutput({ outputError: () => {} })
   .exitOverride()
 
-for (const register of [registerInit, registerAppend, registerPublish, registerAddress, registerFollow, registerSync, registerRead, registerStatus, registerDemo, registerServe, registerSeed, registerDevnet, registerCompare, registerSimulate, registerExport, registerImport, registerVerify, registerScrub]) {
+for (const register of [registerInit, registerAppend, registerPublish, registerAddress, registerFollow, registerSync, registerRead, registerStatus, registerDemo, registerServe, registerSeed, registerDevnet, registerCompare, registerSimulate, registerExport, registerImport, registerVerify, registerScrub, registerFsck]) {
   register(program)
 }
 
