@@ -16,6 +16,33 @@ export interface BackendContext {
 
 type Factory<T> = (options: Record<string, unknown>, context: BackendContext) => Promise<T>
 
+/**
+ * The packages each backend needs beyond the core: optional peer dependencies of remotelog, which a
+ * user installs for the backends they use (see the README and package.json's peerDependencies).
+ */
+export const backendPackages: Record<string, string[]> = {
+  helia: ['helia', '@helia/libp2p', '@helia/bitswap', 'libp2p', '@libp2p/tcp', '@libp2p/identify', '@libp2p/interface', '@chainsafe/libp2p-noise', '@chainsafe/libp2p-yamux', '@multiformats/multiaddr', 'blockstore-level', 'datastore-level', '@ipld/dag-cbor'],
+  kubo: ['kubo-rpc-client'],
+  ens: ['ethers', '@ensdomains/content-hash', '@ensdomains/ens', '@ensdomains/resolver'],
+  hypercore: ['hypercore', 'corestore', 'hyperswarm', 'hyperdht'],
+  twirp: ['@connectrpc/connect', '@connectrpc/connect-node']
+}
+
+/**
+ * Runs a backend's factory; a package it needs that is not installed is INVALID_CONFIG naming the
+ * `npm install` line that brings every package of that backend.
+ */
+async function withPackages<T> (role: string, driver: string, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open()
+  } catch (e) {
+    const missing = (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' ? /Cannot find (?:package|module) '([^']+)'/.exec((e as Error).message)?.[1] : undefined
+    const packages = backendPackages[driver]
+    if (missing === undefined || packages === undefined) throw e
+    throw fail('INVALID_CONFIG', `the ${driver} ${role} needs packages that are not installed (${missing} is missing): npm install ${packages.join(' ')}`, { cause: e })
+  }
+}
+
 // Each factory imports its module only when chosen, so heavy SDKs load only for their backend.
 const casDrivers: Record<string, Factory<ContentStore>> = {
   memory: async () => (await import('./cas/memory.js')).memoryCas(),
@@ -51,11 +78,13 @@ function pick<T> (table: Record<string, Factory<T>>, role: string, config: Backe
 /** Opens the CAS a config names. */
 export async function openCas (config: BackendConfig, context: BackendContext): Promise<ContentStore> {
   const { driver, ...options } = config
-  return await pick(casDrivers, 'CAS', config)(options, context)
+  const open = pick(casDrivers, 'CAS', config)
+  return await withPackages('CAS', driver, async () => await open(options, context))
 }
 
 /** Opens the NS a config names. */
 export async function openNs (config: BackendConfig, context: BackendContext): Promise<NameSystem> {
   const { driver, ...options } = config
-  return await pick(nsDrivers, 'NS', config)(options, context)
+  const open = pick(nsDrivers, 'NS', config)
+  return await withPackages('NS', driver, async () => await open(options, context))
 }

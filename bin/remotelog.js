@@ -1,6 +1,13 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so there is no build step between a clone and a working command.
-import { register } from 'tsx/esm/api'
+// The remotelog command. From an installed package it runs the built bundle; in a clone of the
+// repository (sources present) it runs the TypeScript sources through tsx, so there is no stale build.
+import { existsSync } from 'node:fs'
 
-register()
-await import('../cli/main.ts')
+const sources = new URL('../cli/main.ts', import.meta.url)
+if (existsSync(sources)) {
+  const { register } = await import('tsx/esm/api')
+  register()
+  await import(sources.href)
+} else {
+  await import('../dist/cli-bundle/main.js')
+}

@@ -14,11 +14,11 @@ import type { StoredEntry } from './entry-file.js'
 import { fail, isRemoteLogError } from './errors.js'
 import { crashPoint } from './crash-point.js'
 import type { CID } from 'multiformats/cid'
-import { exportPack, type ExportPackOptions, type ExportSummary } from './pack-export.js'
-import { importPack, type ImportPackOptions, type ImportSummary } from './pack-import.js'
-import { restoreHead, type RestoreResult } from './pack-restore.js'
-import { scrub, type ScrubResult } from './scrub.js'
-import { fileScrubJournal } from './scrub-journal.js'
+// Packs and scrub load when used: a command that appends or syncs starts without them.
+import type { ExportPackOptions, ExportSummary } from './pack-export.js'
+import type { ImportPackOptions, ImportSummary } from './pack-import.js'
+import type { RestoreResult } from './pack-restore.js'
+import type { ScrubResult } from './scrub.js'
 import { liveFollow, type WatchOptions } from './live-follow.js'
 import { syncEach, type SyncResult } from './sync-each.js'
 
@@ -329,6 +329,7 @@ export class Endpoint {
   async scrub (seqs: number[], options: { log?: string, signal?: AbortSignal } = {}): Promise<ScrubResult> {
     const log = options.log ?? DEFAULT_LOG
     const writer = await this.writer(log)
+    const [{ scrub }, { fileScrubJournal }] = await Promise.all([import('./scrub.js'), import('./scrub-journal.js')])
     return await scrub(writer, seqs, { journal: fileScrubJournal(join(this.options.dir, 'logs', log, 'scrub.json')), signal: options.signal })
   }
 
@@ -339,6 +340,7 @@ export class Endpoint {
    */
   async exportPack (source: string, out: string, options: Omit<ExportPackOptions, 'cas' | 'head' | 'address'> = {}): Promise<ExportSummary> {
     const { address, head } = await this.locate(source)
+    const { exportPack } = await import('./pack-export.js')
     return await exportPack(out, { ...options, cas: this.options.cas, head, address })
   }
 
@@ -358,6 +360,7 @@ export class Endpoint {
       if (options.key !== undefined) await this.keys.adopt(log, options.key, { replace: await this.unwritten(log) })
       else if (!(await this.keys.logs()).includes(log)) throw fail('INVALID_INPUT', `no key for log "${log}" here: copy keys.json from the old device, or give its key`)
     }
+    const [{ importPack }, { restoreHead }] = await Promise.all([import('./pack-import.js'), import('./pack-restore.js')])
     const summary = await importPack(file, this.options.cas, options)
     if (log === undefined) return summary
     const restored = await restoreHead(summary, {

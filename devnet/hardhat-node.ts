@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
 import { fail } from '../core/errors.js'
+import { childModule } from './child-module.js'
 
 export interface HardhatNodeOptions {
   /** Port on 127.0.0.1; 0 (default) lets the system pick a free one. */
@@ -20,12 +20,12 @@ export interface HardhatNode {
   stop: () => Promise<void>
 }
 
-const MAIN = fileURLToPath(new URL('./hardhat-node-main.ts', import.meta.url))
+const MAIN = childModule(import.meta.url, 'hardhat-node-main')
 const READY = /JSON-RPC server at (http:\/\/127\.0\.0\.1:(\d+))\//
 
 /**
  * Starts `hardhat node` (Hardhat Network behind its HTTP JSON-RPC server, configured by
- * hardhat.config.ts) in a child process listening on 127.0.0.1, and resolves once it listens. The
+ * `hardhatConfig`) in a child process listening on 127.0.0.1, and resolves once it listens. The
  * child ends with `stop()`, when this process exits, and on its own if this process is killed.
  * @example
  * const node = await startHardhatNode()
@@ -34,8 +34,7 @@ const READY = /JSON-RPC server at (http:\/\/127\.0\.0\.1:(\d+))\//
  */
 export async function startHardhatNode (options: HardhatNodeOptions = {}): Promise<HardhatNode> {
   const timeoutMs = options.timeoutMs ?? 30_000
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, String(options.port ?? 0)], {
-    cwd: fileURLToPath(new URL('..', import.meta.url)),
+  const child = spawn(process.execPath, [...MAIN.args, String(options.port ?? 0)], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true', FORCE_COLOR: '0', NO_COLOR: '1' }
   })
