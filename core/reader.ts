@@ -97,10 +97,13 @@ export class LogReader {
 
   private async * run (cursor: Cursor, signal?: AbortSignal): AsyncGenerator<Message, SyncOutcome> {
     const { ns, name } = this.options
-    // A writer deletes the head page it replaces: a head that vanished between resolve and get
-    // means the name moved on, so resolve again (a missing page elsewhere is an error at once).
+    // A writer deletes the pages a publish replaces: a page that vanished between resolve and the
+    // walk back means the name moved on, so resolve again (after that, a missing page is an error).
     let resolved: ResolvedHead
     let headBytes: Uint8Array
+    let head: PageHeader
+    let chain: PageRef[]
+    const cache = new PageCache(this.pageCacheBytes)
     for (let attempt = 1; ; attempt++) {
       resolved = await ns.resolve(name, { signal })
       if (cursor.head !== undefined && resolved.head.toString() === cursor.head) {
@@ -108,19 +111,17 @@ export class LogReader {
       }
       try {
         headBytes = await this.fetchBytes(resolved.head, signal)
+        // Every claim of the head page (counts, sequences, revision, scrubbed list) is checked here,
+        // before anything is delivered; each older page's when the walk reads it.
+        head = decodePageHeader(headBytes, `page ${resolved.head.toString()}`)
+        checkHeadPage(resolved.head, head)
+        this.checkHead(resolved, head, cursor)
+        chain = await this.walkBack(resolved.head, head, cursor.length, cache, signal)
         break
       } catch (e) {
         if (attempt >= 3 || !isRemoteLogError(e, 'NOT_FOUND')) throw e
       }
     }
-    const cache = new PageCache(this.pageCacheBytes)
-    // Every claim of the head page (counts, sequences, revision, scrubbed list) is checked here,
-    // before anything is delivered; each older page's when the walk reads it.
-    const head = decodePageHeader(headBytes, `page ${resolved.head.toString()}`)
-    checkHeadPage(resolved.head, head)
-    this.checkHead(resolved, head, cursor)
-
-    const chain = await this.walkBack(resolved.head, head, cursor.length, cache, signal)
     const known = new Set(cursor.scrubbed ?? [])
     const scrubbedNow = head.scrubbed.filter(s => s < cursor.length && !known.has(s))
     for (const seq of scrubbedNow) yield { seq, localHash: new Uint8Array(0), tombstone: true }

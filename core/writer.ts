@@ -9,7 +9,8 @@ import { logOptions, type LogOptions } from './log-options.js'
 import { mapWindow } from './map-window.js'
 import { mvdsId } from './mvds.js'
 import type { HeadRecord, NameSystem, OwnerKey, PublishReceipt, ResolvedHead } from './name-system.js'
-import { decodePage, encodePage, PAGE_FORMAT, type Entry } from './page.js'
+import { decodePage, encodePage, PAGE_FORMAT, type Entry, type Page } from './page.js'
+import { frozen, stackPages, type PageLimits, type SpinePage } from './page-spine.js'
 import { entryBytes, headerBytes } from './page-size.js'
 import { Mutex } from './mutex.js'
 import type { WriterState, WriterStorage } from './writer-storage.js'
@@ -40,7 +41,6 @@ export interface WriterOptions {
   log?: Partial<LogOptions>
 }
 
-interface HeadPage { firstSeq: number, entries: Entry[], tail?: CID, logId?: Uint8Array }
 
 const encoder = new TextEncoder()
 
@@ -69,8 +69,10 @@ export class LogWriter {
   readonly name: string
   readonly options: LogOptions
   private state: WriterState = { revision: 0, length: 0, scrubbed: [] }
-  private headPage: HeadPage = { firstSeq: 0, entries: [] }
-  private headPageId: string | undefined
+  /** The pages from the head back to the first frozen one (see core/page-spine.ts), oldest first. */
+  private spine: SpinePage[] = []
+  /** The head `spine` was read for. */
+  private spineHead: string | undefined
   private pending: StoredEntry[] = []
   private readonly lock = new Mutex()
 
@@ -108,23 +110,30 @@ export class LogWriter {
   }
 
   /**
-   * The head page new entries join, read when a publish needs it. Gone from the store means another
-   * writer with this key replaced it (writers release replaced heads): CONFLICT, as from the NS.
+   * The spine new entries join, read when a publish needs it. A head gone from the store means another
+   * writer with this key replaced it (writers release replaced pages): CONFLICT, as from the NS.
    */
-  private async loadHead (): Promise<void> {
+  private async loadSpine (): Promise<void> {
     const head = this.state.head
-    if (head !== this.headPageId) {
+    if (head !== this.spineHead) {
       try {
-        this.headPage = head === undefined ? { firstSeq: 0, entries: [] } : await loadHeadPage(this.deps.cas, head)
+        this.spine = head === undefined ? [] : await loadSpine(this.deps.cas, toCid(head), this.limits())
       } catch (e) {
         if (!isRemoteLogError(e, 'NOT_FOUND')) throw e
         const current = await this.deps.ns.resolve(this.name).catch(() => undefined)
         if (current === undefined || current.head.toString() === head) throw e
         await this.abandonIntent(current, e)
       }
-      this.headPageId = head
+      this.spineHead = head
     }
-    this.state.logId ??= this.headPage.logId !== undefined ? Buffer.from(this.headPage.logId).toString('hex') : randomBytes(16).toString('hex')
+    if (this.state.logId === undefined) {
+      const logId = head === undefined ? undefined : (await loadPage(this.deps.cas, head)).logId
+      this.state.logId = logId !== undefined ? Buffer.from(logId).toString('hex') : randomBytes(16).toString('hex')
+    }
+  }
+
+  private limits (): PageLimits {
+    return { entries: this.options.pageEntries, bytes: this.options.pageBytes, header: headerBytes(this.state.scrubbed.length) }
   }
 
   /** Entries made public by the last acknowledged publish. */
@@ -155,14 +164,15 @@ export class LogWriter {
     return await this.run(async () => {
       if (this.state.intent !== undefined) await this.finishIntent()
       if (this.pending.length === 0) return undefined
-      await this.loadHead()
+      await this.loadSpine()
       const published = this.pending.length
-      const superseded = this.state.head
-      const { head, pages, headPage, written, payloads } = await this.writePages(this.pending)
+      const before = this.spine
+      const { head, pages, stack, spine, payloads } = await this.writePages(this.pending)
       if (payloads) this.state.payloads = true
       const record = { head, length: this.state.length + published, revision: this.state.revision + 1 }
-      const receipt = await this.commit(record, headPage)
-      if (superseded !== undefined && !written.has(superseded)) await this.dropSuperseded(toCid(superseded))
+      const receipt = await this.commit(record, spine)
+      const kept = new Set(stack.map(p => p.id!.toString()))
+      for (const page of before) if (!kept.has(page.id!.toString())) await this.release(page.id!)
       return { ...record, published, pages, receipt }
     })
   }
@@ -176,19 +186,19 @@ export class LogWriter {
       if (this.state.intent !== undefined) await this.finishIntent()
       if (this.pending.length > 0) throw fail('CONFLICT', 'publish pending appends before rewriting the log')
       const { head, scrubbed } = await rewrite({ head: this.head, length: this.state.length, revision: this.state.revision, scrubbed: this.state.scrubbed })
-      const headPage = await loadHeadPage(this.deps.cas, head.toString())
       const record = { head, length: this.state.length, revision: this.state.revision + 1 }
-      const receipt = await this.commit(record, headPage, scrubbed)
+      const receipt = await this.commit(record, undefined, scrubbed)
       return { ...record, published: 0, pages: 0, receipt }
     })
   }
 
   /** Records the intent to publish `record` (whose pages are in the CAS), then publishes it. */
-  private async commit (record: HeadRecord, headPage: HeadPage, scrubbed = this.state.scrubbed): Promise<PublishReceipt> {
+  private async commit (record: HeadRecord, spine: SpinePage[] | undefined, scrubbed = this.state.scrubbed): Promise<PublishReceipt> {
     this.state = { ...this.state, scrubbed, intent: { head: record.head.toString(), length: record.length, revision: record.revision } }
     await this.deps.storage.saveState(this.state)
-    this.headPage = headPage
-    this.headPageId = record.head.toString()
+    // A rewrite (scrub) leaves the spine to be read again from its new head.
+    this.spine = spine ?? []
+    this.spineHead = spine === undefined ? undefined : record.head.toString()
     crashPoint('after-intent')
     return await this.finishIntent()
   }
@@ -198,7 +208,7 @@ export class LogWriter {
     const intent = this.state.intent!
     const record = { head: toCid(intent.head), length: intent.length, revision: intent.revision }
     if (this.state.logId === undefined) {
-      const page = await loadHeadPage(this.deps.cas, intent.head) // an intent a restore recorded
+      const page = await loadPage(this.deps.cas, intent.head) // an intent a restore recorded
       if (page.logId !== undefined) this.state.logId = Buffer.from(page.logId).toString('hex')
     }
     // Before the name moves: a scrub in another log sharing the store must see this log's payloads.
@@ -269,19 +279,22 @@ export class LogWriter {
   }
 
   /**
-   * Deletes the head page a publish replaced (its entries live on in the new pages), so a log
-   * published one message at a time does not leave a copy of its head per message behind. Pages
-   * carry the log's id, so no other log references it. A reader that resolved the old head just
-   * before re-resolves when the page is gone. Best effort: a leftover page is only wasted space.
+   * Deletes a page a publish replaced (its entries live on in the new pages), so a log published one
+   * message at a time does not leave its old pages behind. Pages carry the log's id, so no other log
+   * references them. A reader that resolved the old head just before re-resolves when a page is
+   * gone. Best effort: a leftover page is only wasted space.
    */
-  private async dropSuperseded (id: CID): Promise<void> {
+  private async release (id: CID): Promise<void> {
     const { cas } = this.deps
     if (cas.release !== undefined) await cas.release(id).catch(() => {})
     else if (cas.capabilities.delete && cas.delete !== undefined) await cas.delete(id).catch(() => {})
   }
 
-  /** Puts payloads (pointer/hybrid), full pages and the new head page; returns the head's id and every page id written. */
-  private async writePages (entries: StoredEntry[]): Promise<{ head: CID, pages: number, headPage: HeadPage, written: Set<string>, payloads: boolean }> {
+  /**
+   * Puts payloads (pointer/hybrid) and the pages the new entries make or merge (see
+   * `stackPages`), oldest first, each pointing at the one before; the newest is the head.
+   */
+  private async writePages (entries: StoredEntry[]): Promise<{ head: CID, pages: number, stack: SpinePage[], spine: SpinePage[], payloads: boolean }> {
     const { cas } = this.deps
     const o = this.options
     const length = this.state.length + entries.length
@@ -292,45 +305,61 @@ export class LogWriter {
       const inline = e.seq >= inlineFrom && e.payload!.byteLength <= maxInline
       return o.mode === 'inline' && inline ? undefined : await cas.put(e.payload!)
     })
-
     const toEntry = (e: StoredEntry, i: number): Entry => {
       const entry: Entry = { seq: e.seq, localHash: e.localHash, remoteHash: remote[i] }
       if (remote[i] === undefined || (e.seq >= inlineFrom && e.payload!.byteLength <= maxInline)) entry.data = e.payload
       if (e.groupId !== undefined) { entry.groupId = e.groupId; entry.timestamp = e.timestamp }
       return entry
     }
+    // Hybrid: a page rewritten now keeps only the newest entries inline.
     const stripOld = (list: Entry[]): Entry[] => o.mode !== 'hybrid'
       ? list
       : list.map(e => e.seq < inlineFrom && e.remoteHash !== undefined && e.data !== undefined ? { ...e, data: undefined } : e)
 
     const logId = Buffer.from(this.state.logId!, 'hex')
-    const written = new Set<string>()
-    let page: HeadPage = { ...this.headPage, entries: [...this.headPage.entries] }
-    let size = headerBytes(this.state.scrubbed.length) + page.entries.reduce((n, e) => n + entryBytes(e), 0)
-    let pages = 1
-    for (let i = 0; i < entries.length; i++) {
-      const entry = toEntry(entries[i], i)
-      const bytes = entryBytes(entry)
-      if (page.entries.length > 0 && (page.entries.length >= o.pageEntries || size + bytes > o.pageBytes)) {
-        const full = encodePage({ format: PAGE_FORMAT, firstSeq: page.firstSeq, entries: stripOld(page.entries), tail: page.tail, length: page.firstSeq + page.entries.length, revision, scrubbed: [], logId })
-        const tail = await cas.put(full)
-        written.add(tail.toString())
-        page = { firstSeq: entry.seq, entries: [], tail }
-        size = headerBytes(this.state.scrubbed.length)
-        pages++
-      }
-      page.entries.push(entry)
-      size += bytes
+    const stack = stackPages(this.spine, entries.map(toEntry), this.limits())
+    let pages = 0
+    for (let i = 0; i < stack.length; i++) {
+      const page = stack[i]
+      if (page.id !== undefined) continue
+      const isHead = i === stack.length - 1
+      page.entries = stripOld(page.entries)
+      page.tail = i > 0 ? stack[i - 1].id : page.tail
+      page.id = await cas.put(encodePage({
+        format: PAGE_FORMAT,
+        firstSeq: page.firstSeq,
+        entries: page.entries,
+        tail: page.tail,
+        length: isHead ? length : page.firstSeq + page.entries.length,
+        revision,
+        scrubbed: isHead ? this.state.scrubbed : [],
+        logId
+      }))
+      pages++
     }
-    page.entries = stripOld(page.entries)
-    const head = await cas.put(encodePage({ format: PAGE_FORMAT, firstSeq: page.firstSeq, entries: page.entries, tail: page.tail, length, revision, scrubbed: this.state.scrubbed, logId }))
-    written.add(head.toString())
+    // The spine keeps pages that may still merge; the head always, being where the next entries go.
+    const limits = this.limits()
+    let keepFrom = stack.length - 1
+    while (keepFrom > 0 && !frozen(stack[keepFrom - 1], limits)) keepFrom--
     crashPoint('after-cas')
-    return { head, pages, headPage: page, written, payloads: remote.some(id => id !== undefined) }
+    return { head: stack[stack.length - 1].id!, pages, stack, spine: stack.slice(keepFrom), payloads: remote.some(id => id !== undefined) }
   }
 }
 
-async function loadHeadPage (cas: ContentStore, head: string): Promise<HeadPage> {
-  const page = decodePage(await cas.get(toCid(head)), `head page ${head}`)
-  return { firstSeq: page.firstSeq ?? 0, entries: page.entries, tail: page.tail, logId: page.logId }
+async function loadPage (cas: ContentStore, id: string): Promise<Page> {
+  return decodePage(await cas.get(toCid(id)), `page ${id}`)
+}
+
+/** Reads the spine from the head back to the first frozen page (which it leaves out). */
+async function loadSpine (cas: ContentStore, head: CID, limits: PageLimits): Promise<SpinePage[]> {
+  const spine: SpinePage[] = []
+  let id: CID | undefined = head
+  while (id !== undefined && spine.length < 64) {
+    const page = await loadPage(cas, id.toString())
+    const entry: SpinePage = { id, firstSeq: page.firstSeq ?? 0, entries: page.entries, bytes: page.entries.reduce((n, e) => n + entryBytes(e), 0), tail: page.tail }
+    if (spine.length > 0 && frozen(entry, limits)) break
+    spine.unshift(entry)
+    id = page.tail
+  }
+  return spine
 }

@@ -63,7 +63,13 @@ export type RemoteLog = Message<"vac.remotelog.RemoteLog"> & {
   length: bigint;
 
   /**
-   * Publish counter of the log when this page was written as its head; grows with every publish.
+   * Publish counter of the log when this page was written; grows with every publish.
+   *
+   * Page layout (a writer's choice; readers only follow tails): new entries go into a new small
+   * page, and the two newest pages merge, like carries in a binary counter, while the newer one is
+   * at least as large as the older and the older is at most half full. A publish thus writes bytes
+   * in proportion to what it adds (each entry is rewritten O(log page size) times), pages more than
+   * half full never change again, and the pages not yet frozen halve in size toward the head.
    *
    * @generated from field: uint64 revision = 7;
    */
@@ -79,7 +85,7 @@ export type RemoteLog = Message<"vac.remotelog.RemoteLog"> & {
 
   /**
    * Random id of the log (16 bytes), on every page: pages of two logs never share an object, so a
-   * writer may delete its superseded head pages, and a reader rejects a chain that mixes logs.
+   * writer may delete the pages a publish replaced, and a reader rejects a chain that mixes logs.
    *
    * @generated from field: bytes log_id = 9;
    */
