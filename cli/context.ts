@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander'
+import { CID } from 'multiformats/cid'
 import { stat } from 'node:fs/promises'
 import { defaultStateDir } from '../config/config.js'
 import { openEndpoint } from '../config/open-endpoint.js'
@@ -39,9 +40,25 @@ export async function withEndpoint<T> (command: Command, fn: (endpoint: Endpoint
   }
 }
 
+/**
+ * JSON as every command prints it: CIDs as their strings (not `{"/": …}`), durations in whole
+ * milliseconds (fields named `ms` or `…Ms`), bigints as numbers (as strings beyond 2^53), bytes as hex.
+ */
+export function jsonText (value: unknown): string {
+  return JSON.stringify(value, function (this: Record<string, unknown>, key, v: unknown) {
+    const original = this[key]
+    const cid = CID.asCID(original)
+    if (cid !== null) return cid.toString()
+    if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()
+    if (original instanceof Uint8Array) return Buffer.from(original).toString('hex')
+    if (typeof v === 'number' && Number.isFinite(v) && (key === 'ms' || key.endsWith('Ms'))) return Math.round(v)
+    return v
+  })
+}
+
 /** Prints `value` as JSON with --json, else the text `render` makes of it. */
 export function output<T> (g: Globals, value: T, render: (value: T) => string): void {
-  process.stdout.write((g.json ? JSON.stringify(value) : render(value)) + '\n')
+  process.stdout.write((g.json ? jsonText(value) : render(value)) + '\n')
 }
 
 /**
@@ -56,6 +73,6 @@ export async function writeOut (chunk: string | Uint8Array): Promise<void> {
 /** A commander option parser for a count / sequence number: digits only, a safe integer. */
 export function parseCount (value: string): number {
   const n = Number(value)
-  if (!/^[0-9]+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`not a non-negative integer: ${value}`)
+  if (!/^[0-9]+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('not a non-negative integer')
   return n
 }

@@ -1,6 +1,8 @@
 import '../core/node-compat.js'
 import { Command } from 'commander'
 import { CliError, exitWithError } from './errors.js'
+import { allCommands, applyHelp, commandPath } from './help.js'
+import { packageVersion } from './version.js'
 import { registerInit } from './commands/init.js'
 import { registerAppend } from './commands/append.js'
 import { registerPublish } from './commands/publish.js'
@@ -26,6 +28,7 @@ const program = new Command('remotelog')
   .option('--dir <dir>', 'state dir (default: $REMOTELOG_DIR or ~/.remotelog)')
   .option('--config <file>', 'config file (default: <dir>/config.json)')
   .option('--json', 'machine-readable output')
+  .option('-V, --version', 'print the version')
   // Parse errors are printed by the catch below, as one line; subcommands inherit both settings.
   .configureOutput({ outputError: () => {} })
   .exitOverride()
@@ -33,6 +36,7 @@ const program = new Command('remotelog')
 for (const register of [registerInit, registerAppend, registerPublish, registerAddress, registerFollow, registerSync, registerRead, registerStatus, registerDemo, registerServe, registerSeed, registerDevnet, registerCompare, registerSimulate, registerExport, registerImport, registerVerify, registerScrub, registerFsck]) {
   register(program)
 }
+applyHelp(program)
 
 // `remotelog read … | head -1`: the reader went away; stop quietly instead of dying on EPIPE.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -44,7 +48,15 @@ process.stderr.on('error', () => {})
 
 // The subcommand being parsed, for the hint after an argument error.
 let subcommand: string | undefined
-program.hook('preSubcommand', (_program, command) => { subcommand = command.name() })
+for (const parent of [program, ...allCommands(program)].filter(c => c.commands.length > 0)) {
+  parent.hook('preSubcommand', (_parent, command) => { subcommand = commandPath(command) })
+}
+
+program.on('option:version', () => {
+  const version = packageVersion()
+  process.stdout.write(wantsJson() ? JSON.stringify({ name: 'remotelog', version, node: process.version }) + '\n' : `remotelog ${version}\n`)
+  process.exit(0)
+})
 
 /** --json given anywhere before `--` (a parse error may come before commander has read it). */
 function wantsJson (): boolean {
@@ -60,9 +72,12 @@ try {
   const code = (error as { code?: string }).code
   if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') process.exit(0)
   if (typeof code === 'string' && code.startsWith('commander.')) {
-    // A bad argument or option: one line and a pointer to the command's help (exit 2).
-    const reason = (error as Error).message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim()
-    exitWithError(new CliError('INVALID_INPUT', `${reason} (see remotelog ${subcommand !== undefined ? `${subcommand} ` : ''}--help)`), wantsJson())
+    // A bad argument or option: one line, a suggestion for a near miss, a pointer to the command's help (exit 2).
+    let reason = (error as Error).message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim()
+    const suggestion = /\(Did you mean (\S+)\?\)/.exec(reason)?.[1]
+    reason = reason.replace(/\s*\(Did you mean \S+\?\)/, '').replace(/ is invalid\. /, ' is invalid: ')
+    if (suggestion !== undefined) reason += `; did you mean ${code === 'commander.unknownCommand' ? `'${suggestion}'` : suggestion}?`
+    exitWithError(new CliError('INVALID_INPUT', `${reason} (see remotelog ${subcommand !== undefined ? `${subcommand} ` : ''}--help)`, suggestion !== undefined ? { suggestion } : {}), wantsJson())
   }
   exitWithError(error, wantsJson())
 }

@@ -207,15 +207,38 @@ export class Endpoint {
     let record = await this.follows.reconcile(await this.follows.get(alias))
     const { scheme, name } = parseAddress(record.address)
     const counts = emptyCounts()
+    const deliveredBefore = record.cursor.length
+    // The progress total: the log's length from the name's record, or from the head page (ENS).
+    const cas = countingCas(this.options.cas, counts)
+    const ns = countingNs(await this.nsFor(scheme), counts)
+    let head: CID | undefined
+    let total: number | undefined
+    const learn = (length: number | undefined): void => {
+      if (total !== undefined || length === undefined) return
+      total = Math.max(0, length - deliveredBefore)
+      if (total > 0) options.onProgress?.(0, total)
+    }
     const reader = new LogReader({
-      cas: countingCas(this.options.cas, counts),
-      ns: countingNs(await this.nsFor(scheme), counts),
+      cas: options.onProgress === undefined ? cas : Object.assign(Object.create(cas) as ContentStore, {
+        async get (...args: Parameters<ContentStore['get']>) {
+          const bytes = await cas.get(...args)
+          if (total === undefined && head?.equals(args[0]) === true) learn(await import('./page-header.js').then(p => p.decodePageHeader(bytes).length).catch(() => undefined))
+          return bytes
+        }
+      }),
+      ns: options.onProgress === undefined ? ns : Object.assign(Object.create(ns) as NameSystem, {
+        async resolve (...args: Parameters<NameSystem['resolve']>) {
+          const resolved = await ns.resolve(...args)
+          head = resolved.head
+          learn(resolved.length)
+          return resolved
+        }
+      }),
       name,
       concurrency: this.options.log?.concurrency
     })
     const file = this.follows.messages(alias)
     const sync = reader.sync(record.cursor, options.signal)
-    const deliveredBefore = record.cursor.length
     const scrubbedNow: number[] = []
     let batch: StoredEntry[] = []
     let delivered = 0
@@ -238,7 +261,7 @@ export class Endpoint {
         batch.push(toStored(m))
         delivered++
         if (batch.length >= FLUSH_EVERY) await flush()
-        options.onProgress?.(delivered)
+        options.onProgress?.(delivered, total)
       }
       await flush()
     } catch (e) {

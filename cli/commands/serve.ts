@@ -3,12 +3,14 @@ import { configPath, loadConfig } from '../../config/config.js'
 import { fail } from '../../core/errors.js'
 import type { Seeder } from '../../adapters/ns/hypercore-seeder.js'
 import { checkStateDir, globals, output, parseCount } from '../context.js'
+import { readSecret } from '../secrets.js'
 import { waitForSignal } from '../wait-for-signal.js'
 
 interface ServeFlags {
   host: string
   port: number
   token?: string
+  tokenFile?: string
   tokenCoversNs?: boolean
   maxBody?: number
   maxRecord?: number
@@ -23,7 +25,8 @@ export function registerServe (program: Command): void {
     .description("the remote log service: this state dir's CAS and NS over Twirp (and a Hypercore seeder with --seed)")
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0 picks a free one)', parseCount, 7878)
-    .option('--token <token>', 'require this bearer token for CAS writes (default: $REMOTELOG_WRITE_TOKEN)')
+    .option('--token-file <file>', 'require the bearer token this file holds for CAS writes (or set $REMOTELOG_WRITE_TOKEN)')
+    .option('--token <token>', 'the token itself (visible in `ps`: prefer --token-file)')
     .option('--token-covers-ns', 'require the token for NS updates too (default: signed NS updates are open to anyone)')
     .option('--max-body <bytes>', 'largest request body', parseCount)
     .option('--max-record <bytes>', 'largest NS record (default 10240, as IPNS)', parseCount)
@@ -34,6 +37,7 @@ export function registerServe (program: Command): void {
     .action(async (flags: ServeFlags, command: Command) => {
       const g = globals(command)
       await checkStateDir(g.dir)
+      const writeToken = await readSecret({ value: flags.token, file: flags.tokenFile, flag: '--token', fileFlag: '--token-file', env: 'REMOTELOG_WRITE_TOKEN' })
       const config = await loadConfig(configPath(g.dir, g.configFile))
       let seeder: Seeder | undefined
       if (flags.seed !== undefined) {
@@ -48,7 +52,7 @@ export function registerServe (program: Command): void {
       const service = await serve({
         host: flags.host,
         port: flags.port,
-        writeToken: flags.token ?? process.env.REMOTELOG_WRITE_TOKEN,
+        writeToken,
         tokenCoversNs: flags.tokenCoversNs === true,
         maxBodyBytes: flags.maxBody,
         nsLimits: {

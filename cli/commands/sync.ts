@@ -2,7 +2,8 @@ import type { Command } from 'commander'
 import type { SyncReport } from '../../core/endpoint.js'
 import type { RetryEvent } from '../../core/live-follow.js'
 import { describeError, syncEach, type SyncFailure } from '../../core/sync-each.js'
-import { output, withEndpoint } from '../context.js'
+import { fail } from '../../core/errors.js'
+import { jsonText, output, withEndpoint } from '../context.js'
 import { exitCodeOf } from '../errors.js'
 import { progressBar } from '../progress.js'
 
@@ -26,11 +27,23 @@ export function registerSync (program: Command): void {
     .description('fetch what is new in followed logs (all, or those named); a log that fails does not stop the others')
     .argument('[alias...]', 'followed logs to sync')
     .option('--follow', 'keep following live (Ctrl-C to stop): sync on every new head; waits through outages')
+    .addHelpText('after', `
+On a terminal a progress bar shows each log's new messages (done/total, percent, ETA); it is
+cleared when that log is done, leaving one line per log. With --follow, a line first names the
+logs watched; each batch of new messages then prints as it arrives, until Ctrl-C.`)
     .action(async (aliases: string[], options: { follow?: boolean }, command: Command) => {
       await withEndpoint(command, async (endpoint, g) => {
         const follows = aliases.length > 0 ? aliases.map(alias => ({ alias })) : await endpoint.following()
         const failures: SyncFailure[] = []
         if (options.follow === true) {
+          if (follows.length === 0) throw fail('INVALID_INPUT', 'not following any log, so there is nothing to watch: `remotelog follow ADDRESS` first')
+          const known = new Map((await endpoint.following()).map(f => [f.alias, f.address]))
+          const unknown = follows.filter(f => !known.has(f.alias)).map(f => f.alias)
+          if (unknown.length > 0) throw fail('NOT_FOUND', `not following ${unknown.join(', ')} (following: ${[...known.keys()].join(', ') || 'none'})`)
+          if (!g.json) {
+            const watched = follows.map(f => `${f.alias} (${known.get(f.alias)!})`).join(', ')
+            process.stdout.write(`following ${watched} live: new messages print as they arrive; Ctrl-C to stop\n`)
+          }
           const controller = new AbortController()
           process.once('SIGINT', () => controller.abort())
           process.once('SIGTERM', () => controller.abort())
@@ -45,14 +58,14 @@ export function registerSync (program: Command): void {
               const failure = describeError(error)
               failures.push(failure)
               process.stderr.write(failureLine(alias, failure) + '\n')
-              if (g.json) process.stdout.write(JSON.stringify({ alias, error: failure }) + '\n')
+              if (g.json) process.stdout.write(jsonText({ alias, error: failure }) + '\n')
             }
           }))
         } else {
           const results = await syncEach(follows, async ({ alias }) => {
             const bar = progressBar(alias, g.json)
             try {
-              return await endpoint.sync(alias, { onProgress: n => bar.update(n) })
+              return await endpoint.sync(alias, { onProgress: (done, total) => bar.update(done, total) })
             } finally {
               bar.stop()
             }

@@ -3,6 +3,7 @@ import { fail } from '../../core/errors.js'
 import type { PackSummary } from '../../core/pack-check.js'
 import { verifyPack } from '../../core/pack-verify.js'
 import { globals, output } from '../context.js'
+import { checkPackFile } from '../pack-file.js'
 import { progressBar } from '../progress.js'
 
 /** Parses a sequence number argument; INVALID_INPUT (exit 2) otherwise. */
@@ -30,6 +31,7 @@ export function registerVerify (program: Command): void {
     .argument('<file>', 'the pack file')
     .action(async (file: string, _options: unknown, command: Command) => {
       const g = globals(command)
+      await checkPackFile(file)
       const bar = progressBar('verify', g.json)
       let summary
       try {
