@@ -3,25 +3,44 @@ import { Command } from 'commander'
 import { CliError, exitWithError } from './errors.js'
 import { allCommands, applyHelp, commandPath } from './help.js'
 import { packageVersion } from './version.js'
-import { registerInit } from './commands/init.js'
-import { registerAppend } from './commands/append.js'
-import { registerPublish } from './commands/publish.js'
-import { registerAddress } from './commands/address.js'
-import { registerFollow } from './commands/follow.js'
-import { registerSync } from './commands/sync.js'
-import { registerRead } from './commands/read.js'
-import { registerStatus } from './commands/status.js'
-import { registerDemo } from './commands/demo.js'
-import { registerDevnet } from './commands/devnet.js'
-import { registerCompare } from './commands/compare.js'
-import { registerSimulate } from './commands/simulate.js'
-import { registerServe } from './commands/serve.js'
-import { registerSeed } from './commands/seed.js'
-import { registerExport } from './commands/export.js'
-import { registerImport } from './commands/import.js'
-import { registerVerify } from './commands/verify.js'
-import { registerScrub } from './commands/scrub.js'
-import { registerFsck } from './commands/fsck.js'
+
+type Register = (program: Command) => void
+
+// Each command's module loads only when that command runs (all of them for the help and typos),
+// so a command starts without loading the others and what they import.
+const commands: Record<string, () => Promise<Register>> = {
+  init: async () => (await import('./commands/init.js')).registerInit,
+  append: async () => (await import('./commands/append.js')).registerAppend,
+  publish: async () => (await import('./commands/publish.js')).registerPublish,
+  address: async () => (await import('./commands/address.js')).registerAddress,
+  follow: async () => (await import('./commands/follow.js')).registerFollow,
+  sync: async () => (await import('./commands/sync.js')).registerSync,
+  read: async () => (await import('./commands/read.js')).registerRead,
+  status: async () => (await import('./commands/status.js')).registerStatus,
+  demo: async () => (await import('./commands/demo.js')).registerDemo,
+  serve: async () => (await import('./commands/serve.js')).registerServe,
+  seed: async () => (await import('./commands/seed.js')).registerSeed,
+  devnet: async () => (await import('./commands/devnet.js')).registerDevnet,
+  compare: async () => (await import('./commands/compare.js')).registerCompare,
+  simulate: async () => (await import('./commands/simulate.js')).registerSimulate,
+  export: async () => (await import('./commands/export.js')).registerExport,
+  import: async () => (await import('./commands/import.js')).registerImport,
+  verify: async () => (await import('./commands/verify.js')).registerVerify,
+  scrub: async () => (await import('./commands/scrub.js')).registerScrub,
+  fsck: async () => (await import('./commands/fsck.js')).registerFsck
+}
+const modules: Record<string, string> = { unfollow: 'follow' }
+
+/** The command named on the command line, past the global options; undefined for none or an unknown one. */
+function invoked (args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--dir' || args[i] === '--config') { i++; continue }
+    if (args[i].startsWith('-')) continue
+    const name = modules[args[i]] ?? args[i]
+    return name in commands ? name : undefined
+  }
+  return undefined
+}
 
 const program = new Command('remotelog')
   .description('a remote log for data sync: messages in a content-addressed store, the newest page behind a name system')
@@ -33,9 +52,8 @@ const program = new Command('remotelog')
   .configureOutput({ outputError: () => {} })
   .exitOverride()
 
-for (const register of [registerInit, registerAppend, registerPublish, registerAddress, registerFollow, registerSync, registerRead, registerStatus, registerDemo, registerServe, registerSeed, registerDevnet, registerCompare, registerSimulate, registerExport, registerImport, registerVerify, registerScrub, registerFsck]) {
-  register(program)
-}
+const only = invoked(process.argv.slice(2))
+for (const load of only !== undefined ? [commands[only]] : Object.values(commands)) (await load())(program)
 applyHelp(program)
 
 // `remotelog read … | head -1`: the reader went away; stop quietly instead of dying on EPIPE.
