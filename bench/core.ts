@@ -8,6 +8,7 @@ import { memoryNs } from '../adapters/ns/memory.js'
 import { localCas } from '../adapters/cas/local.js'
 import { localNs } from '../adapters/ns/local.js'
 import { LogWriter } from '../core/writer.js'
+import { Endpoint } from '../core/endpoint.js'
 import { LogReader } from '../core/reader.js'
 import { fileWriterStorage, memoryWriterStorage } from '../core/writer-storage.js'
 import { countingCas, countingNs, emptyCounts } from '../core/counting.js'
@@ -109,6 +110,35 @@ async function readerRss (entries: number): Promise<{ growthMb: number, heapMb: 
   return { growthMb: (peak - before.rss) / 2 ** 20, heapMb: (peakHeap - before.heapUsed) / 2 ** 20, ms: since(start) }
 }
 
+/** A follower holding `stored` messages reads from its last one (what each live message costs). */
+async function readTail (stored: number): Promise<{ indexed: number, scan: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'remotelog-bench-'))
+  const cas = memoryCas()
+  const ns = localNs({ path: join(dir, 'names') })
+  const alice = await Endpoint.open({ dir: join(dir, 'alice'), cas, ns, durability: 'process' })
+  const bob = await Endpoint.open({ dir: join(dir, 'bob'), cas, ns, durability: 'process' })
+  try {
+    for (let sent = 0; sent < stored; sent += 10_000) {
+      await alice.append(Array.from({ length: 10_000 }, (_, i) => `entry ${sent + i}`))
+      await alice.publish()
+    }
+    await bob.follow(await alice.address(), 'alice')
+    await bob.sync('alice')
+    const time = async (): Promise<number> => {
+      const start = performance.now()
+      for (let i = 0; i < 20; i++) for await (const _ of bob.read('alice', { from: stored - 1 }));
+      return since(start) / 20
+    }
+    const indexed = await time()
+    await rm(join(dir, 'bob', 'follows', 'alice', 'messages.idx')) // what every read cost before the index
+    return { indexed, scan: await time() }
+  } finally {
+    await alice.close()
+    await bob.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
 const quick = process.argv.includes('--quick')
 const figures: Figure[] = []
 await publishThroughput('memory', 'inline', 20_000) // warm the JIT before anything is timed
@@ -131,6 +161,9 @@ const c = await catchUp(10_000)
 figures.push({ name: 'catch-up 10,000 msgs, local inline, fresh reader', value: c.ms, unit: 'ms' })
 figures.push({ name: 'no-change sync: NS resolves', value: c.noChange.ns, unit: 'requests' })
 figures.push({ name: 'no-change sync: CAS gets', value: c.noChange.cas, unit: 'requests' })
+const tail = await readTail(100_000)
+figures.push({ name: 'follower read from its newest of 100,000 messages, without the index (full scan)', value: tail.scan, unit: 'ms' })
+figures.push({ name: 'follower read from its newest of 100,000 messages, through the index', value: tail.indexed, unit: 'ms', baseline: 'follower read from its newest of 100,000 messages, without the index (full scan)' })
 const rss = await readerRss(quick ? 100_000 : 1_000_000)
 figures.push({ name: `reader RSS growth, ${quick ? '100k' : '1M'} entries (memory CAS)`, value: rss.growthMb, unit: 'MB' })
 figures.push({ name: `reader heap growth (peak, incl. garbage), ${quick ? '100k' : '1M'} entries`, value: rss.heapMb, unit: 'MB' })

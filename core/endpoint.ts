@@ -244,8 +244,9 @@ export class Endpoint {
     let delivered = 0
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return
-      await file.append(batch)
+      const starts = await file.append(batch)
       crashPoint('after-messages-append')
+      await this.follows.index(alias).add(batch[0].seq, starts)
       const length = batch.at(-1)!.seq + 1
       record = { ...record, fileBytes: await file.size(), cursor: { length, scrubbed: record.cursor.scrubbed } }
       await this.follows.save(record)
@@ -337,8 +338,7 @@ export class Endpoint {
       return
     }
     await this.follows.get(aliasOrLog)
-    for await (const { entry } of this.follows.messages(aliasOrLog).read()) {
-      if (entry.seq < from) continue
+    for await (const entry of this.follows.read(aliasOrLog, from)) {
       yield { seq: entry.seq, localHash: entry.localHash, payload: entry.payload, tombstone: entry.tombstone === true, groupId: entry.groupId, timestamp: entry.timestamp }
     }
   }

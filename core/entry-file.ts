@@ -24,9 +24,10 @@ export interface StoredEntry {
 export const RECORD_HEADER = 24
 const END = 1
 
-/** Encodes entries as one batch of records. */
-export function encodeEntries (entries: readonly StoredEntry[]): Buffer {
+/** Encodes entries as one batch of records; `starts` (if given) receives each record's offset in it. */
+export function encodeEntries (entries: readonly StoredEntry[], starts?: number[]): Buffer {
   const parts: Buffer[] = []
+  let offset = 0
   entries.forEach((e, i) => {
     const pair = toBinary(RemoteLog_PairSchema, create(RemoteLog_PairSchema, {
       localHash: e.localHash, data: e.payload, tombstone: e.tombstone === true, groupId: e.groupId, timestamp: e.timestamp
@@ -38,6 +39,8 @@ export function encodeEntries (entries: readonly StoredEntry[]): Buffer {
     header.writeUInt32LE(crc32(pair), 16)
     header.writeUInt32LE(crc32(header.subarray(0, 20)), 20)
     parts.push(header, Buffer.from(pair.buffer, pair.byteOffset, pair.byteLength))
+    starts?.push(offset)
+    offset += RECORD_HEADER + pair.byteLength
   })
   return Buffer.concat(parts)
 }
@@ -184,10 +187,11 @@ export class EntryFile {
     return entries
   }
 
-  /** Appends one batch: all of it or, when the write fails, none of it. */
-  async append (entries: readonly StoredEntry[]): Promise<void> {
-    if (entries.length === 0) return
-    const bytes = encodeEntries(entries)
+  /** Appends one batch: all of it or, when the write fails, none of it. Returns where each record starts. */
+  async append (entries: readonly StoredEntry[]): Promise<number[]> {
+    if (entries.length === 0) return []
+    const starts: number[] = []
+    const bytes = encodeEntries(entries, starts)
     let handle: FileHandle
     let created = false
     try {
@@ -198,8 +202,9 @@ export class EntryFile {
       created = true
     }
     const durable = this.durability === 'fsync'
+    let before: number
     try {
-      const before = (await handle.stat()).size
+      before = (await handle.stat()).size
       try {
         let written = 0
         while (written < bytes.length) written += (await handle.write(bytes, written, bytes.length - written, before + written)).bytesWritten
@@ -212,6 +217,7 @@ export class EntryFile {
       await handle.close()
     }
     if (created && durable) await syncDir(dirname(this.path))
+    return starts.map(start => before + start)
   }
 
   async size (): Promise<number> {

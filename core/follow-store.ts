@@ -5,6 +5,7 @@ import { syncDir, type Durability } from './durable-file.js'
 import { EntryFile, type StoredEntry } from './entry-file.js'
 import { fail } from './errors.js'
 import { withFileLock } from './file-lock.js'
+import { INDEX_STRIDE, MessageIndex } from './message-index.js'
 import type { Cursor } from './reader.js'
 
 /** A followed log on disk: its address, its cursor and the messages delivered so far. */
@@ -50,6 +51,45 @@ export class FollowStore {
 
   messages (alias: string): EntryFile {
     return new EntryFile(join(this.dir(alias), 'messages'), this.durability)
+  }
+
+  /** The sparse index of an alias's messages file (see core/message-index.ts). */
+  index (alias: string): MessageIndex {
+    return new MessageIndex(join(this.dir(alias), 'messages.idx'))
+  }
+
+  /**
+   * The delivered messages of an alias from `from` on, in order: seeks through the index instead of
+   * reading the file from its start, and falls back to the start when the index does not match.
+   */
+  async * read (alias: string, from = 0): AsyncGenerator<StoredEntry> {
+    const file = this.messages(alias)
+    const point = await this.index(alias).seek(from)
+    if (point.offset > 0) {
+      let first = true
+      try {
+        for await (const { entry } of file.read(point.offset)) {
+          if (first && entry.seq !== point.seq) break
+          first = false
+          if (entry.seq >= from) yield entry
+        }
+        if (!first) return
+      } catch (e) {
+        if (!first) throw e
+      }
+    }
+    for await (const { entry } of file.read(0)) if (entry.seq >= from) yield entry
+  }
+
+  /** Writes the index of an alias's messages file afresh from the file (after a rewrite or a crash). */
+  async reindex (alias: string): Promise<void> {
+    const points: number[] = []
+    let start = 0
+    for await (const { entry, end } of this.messages(alias).read(0)) {
+      if (entry.seq % INDEX_STRIDE === 0) points.push(start)
+      start = end
+    }
+    await this.index(alias).rebuild(points)
   }
 
   /**
@@ -112,6 +152,7 @@ export class FollowStore {
     if (end < size) await truncate(file.path, end)
     const reconciled = { ...record, fileBytes: end, cursor: { length, scrubbed: record.cursor.scrubbed } }
     await this.save(reconciled)
+    await this.reindex(record.alias)
     return reconciled
   }
 
@@ -127,6 +168,7 @@ export class FollowStore {
     if (this.durability === 'fsync') await syncDir(dirname(file.path))
     const updated = { ...record, fileBytes: await file.size() }
     await this.save(updated)
+    await this.reindex(record.alias)
     return updated
   }
 }
