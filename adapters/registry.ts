@@ -25,7 +25,9 @@ export const backendPackages: Record<string, string[]> = {
   kubo: ['kubo-rpc-client'],
   ens: ['ethers', '@ensdomains/content-hash', '@ensdomains/ens', '@ensdomains/resolver'],
   hypercore: ['hypercore', 'corestore', 'hyperswarm', 'hyperdht'],
-  twirp: ['@connectrpc/connect', '@connectrpc/connect-node']
+  twirp: ['@connectrpc/connect', '@connectrpc/connect-node'],
+  dns: ['dns-packet'],
+  ipns: ['helia', '@helia/ipns', 'ipns', '@helia/delegated-routing-client', '@helia/libp2p', 'libp2p', '@libp2p/kad-dht', '@libp2p/ping', '@libp2p/tcp', '@libp2p/identify', '@libp2p/interface', '@libp2p/crypto', '@libp2p/peer-id', '@chainsafe/libp2p-noise', '@chainsafe/libp2p-yamux', '@multiformats/multiaddr', 'kubo-rpc-client']
 }
 
 /**
@@ -65,7 +67,10 @@ const nsDrivers: Record<string, Factory<NameSystem>> = {
     // `seedService`: each publish returns once an always-on seeder holds it (see seed-service.ts).
     return typeof o.seedService === 'string' ? (await import('./ns/seed-service.js')).withSeedService(ns, { url: o.seedService }) : ns
   },
-  twirp: async (o) => await (await import('./ns/twirp.js')).twirpNs(o as never)
+  twirp: async (o) => await (await import('./ns/twirp.js')).twirpNs(o as never),
+  dns: async (o) => (await import('./ns/dns.js')).dnsNs(o as never),
+  // Embedded (Helia: delegated routing `routers` and/or DHT `peers`), or through a node's RPC API (`kubo`).
+  ipns: async (o, c) => await (await import('./ns/ipns.js')).openIpnsNs(o as never, c)
 }
 
 function pick<T> (table: Record<string, Factory<T>>, role: string, config: BackendConfig | undefined): Factory<T> {

@@ -72,7 +72,11 @@ const required: Record<'cas' | 'ns', Record<string, Record<string, 'string' | 'a
     memory: {},
     ens: { rpcUrl: 'string', registry: 'string', resolver: 'string', registrar: 'string' },
     hypercore: { bootstrap: 'array' },
-    twirp: { url: 'string' }
+    twirp: { url: 'string' },
+    // A reader needs nothing (the system's resolver); a writer needs server, zone and tsig (checked when it publishes).
+    dns: {},
+    // One of routers (delegated routing URLs), peers (DHT multiaddrs) or kubo (an RPC API URL): the adapter says which is missing.
+    ipns: {}
   }
 }
 

@@ -21,7 +21,7 @@ export interface InitChoices {
 
 /** CAS drivers `init` has a preset for, and NS drivers likewise (`memory` for library use: the CLI refuses it). */
 export const casPresets = ['local', 'memory', 'helia', 'kubo', 'twirp'] as const
-export const nsPresets = ['local', 'memory', 'ens', 'hypercore', 'twirp'] as const
+export const nsPresets = ['local', 'memory', 'ens', 'hypercore', 'twirp', 'dns', 'ipns'] as const
 
 /** Kubo's own default RPC address, for `--cas kubo` without a devnet. */
 const KUBO_DEFAULT_URL = 'http://127.0.0.1:5001'
@@ -76,6 +76,18 @@ export function nsPreset (driver: string, choices: InitChoices): BackendConfig {
       return { driver: 'hypercore', bootstrap: devnet.hypercore.bootstrap, seedService: devnet.control.url, timeoutMs: 10_000 }
     }
     case 'twirp': return service('ns', choices)
+    case 'dns': {
+      // The devnet's named: updates signed with its TSIG key; a log's domain is <label>.<zone>.
+      const dns = needDevnet('--ns dns', choices).dns
+      if (dns === undefined) throw fail('INVALID_INPUT', '--ns dns: this devnet runs no DNS server (BIND 9 `named` was not installed when it started); or write { "driver": "dns", "server", "zone", "tsig" } in config.json')
+      return { driver: 'dns', server: dns.server, zone: dns.zone, tsig: dns.tsig, pollMs: 100 }
+    }
+    case 'ipns': {
+      // Records go to the devnet's IPNS hub over delegated routing HTTP; it holds and republishes them.
+      const ipns = needDevnet('--ns ipns', choices).ipns
+      if (ipns === undefined) throw fail('INVALID_INPUT', '--ns ipns: this devnet runs no IPNS routing (it predates it: restart `remotelog devnet`); or write { "driver": "ipns", "routers": [URL] } in config.json')
+      return { driver: 'ipns', routers: [ipns.routingUrl], timeoutMs: 10_000, pollMs: 200 }
+    }
     default: throw fail('INVALID_INPUT', `no init preset for NS "${driver}" (presets: ${nsPresets.filter(d => d !== 'memory').join(', ')}); write its settings in config.json`)
   }
 }
@@ -86,7 +98,7 @@ export function nsPreset (driver: string, choices: InitChoices): BackendConfig {
  */
 export function devnetResolvers (devnet: DevnetSettings): Record<string, BackendConfig> {
   const choices: InitChoices = { stateDir: '', store: '', devnet }
-  return Object.fromEntries(['local', 'twirp', 'ens', 'hypercore'].map(driver => [driver, nsPreset(driver, choices)]))
+  return Object.fromEntries(['local', 'twirp', 'ens', 'hypercore', ...(devnet.dns !== undefined ? ['dns'] : []), ...(devnet.ipns !== undefined ? ['ipns'] : [])].map(driver => [driver, nsPreset(driver, choices)]))
 }
 
 /** An ENS label from the state dir's folder name (`/home/me/alice` → `alice`), for `--ns ens` without `--name`. */
@@ -114,7 +126,8 @@ export function initConfig (choices: InitChoices): Config {
   // Everything but the own NS's scheme; nothing left means no resolvers entry at all.
   delete config.resolvers![config.ns.driver]
   if (Object.keys(config.resolvers!).length === 0) delete config.resolvers
-  const name = choices.name ?? (config.ns.driver === 'ens' ? labelOf(choices.stateDir) : undefined)
+  // ENS claims <label>.eth and DNS publishes at <label>.<zone>: name the log after the state dir, not `default`.
+  const name = choices.name ?? (config.ns.driver === 'ens' || config.ns.driver === 'dns' ? labelOf(choices.stateDir) : undefined)
   if (name !== undefined) config.name = name
   return config
 }

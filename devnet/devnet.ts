@@ -10,8 +10,10 @@ import { deployEns } from './ens-deploy.js'
 import { fundedAccounts } from './funded-accounts.js'
 import { startHardhatNode, type HardhatNode } from './hardhat-node.js'
 import { startHypercoreTestnet, type HypercoreTestnet } from './hypercore-testnet.js'
+import { findNamed, startDnsServer, type DnsServer } from './dns-server.js'
 import { startIpfsPinner, type IpfsPinner } from './ipfs-pinner.js'
 import { startIpfsRpcNode, type IpfsRpcNode } from './ipfs-rpc-node.js'
+import { startIpnsHub } from './ipns-hub.js'
 import { startRemoteLogService } from './remote-log-service.js'
 import { devnetAlive, settingsPath, type DevnetSettings } from './settings.js'
 
@@ -44,8 +46,10 @@ const running = new Set<string>()
 
 /**
  * Starts every real backend on 127.0.0.1, each on a free port: an always-on Helia node that pins
- * the logs it is told to keep, a js-ipfs node behind the Kubo RPC API, a Hardhat node with ENS
- * deployed and funded accounts, a Hypercore DHT testnet plus seeder, the remote log service, and a
+ * the logs it is told to keep, a js-ipfs node behind the Kubo RPC API, the IPNS routing (a DHT
+ * server with a delegated routing HTTP API, see ipns-hub.ts), a Hardhat node with ENS
+ * deployed and funded accounts, a Hypercore DHT testnet plus seeder, the remote log service, BIND 9's
+ * `named` authoritative for a zone with TSIG-signed dynamic updates (when installed), and a
  * small control API. Writes `<dir>/devnet.json` (see `DevnetSettings`). A second devnet in
  * another folder does not collide; a second one in the same folder is refused (CONFLICT).
  * @example
@@ -73,7 +77,7 @@ export async function startDevnet (options: DevnetOptions): Promise<Devnet> {
   const started = <T>(thing: T, stop: (t: T) => Promise<void>): T => { stops.push(async () => { await stop(thing) }); return thing }
 
   try {
-    const [chain, hyper, kubo, service] = await settleAll([
+    const [chain, hyper, kubo, service, dns] = await settleAll([
       (async () => {
         log('starting hardhat node…')
         const node = started(await startHardhatNode(), async n => { await n.stop() })
@@ -100,8 +104,21 @@ export async function startDevnet (options: DevnetOptions): Promise<Devnet> {
         const s = started(await startRemoteLogService({ dir: join(dir, 'service') }), async s => { await s.stop() })
         log(`  service ${s.url}`)
         return s
+      })(),
+      (async () => {
+        // DNS is optional: a machine without BIND still gets every other backend.
+        if (await findNamed() === undefined) { log('no BIND 9 `named` here (node scripts/ensure-test-tools.mjs installs it): no dns name system'); return undefined }
+        log('starting BIND 9 named (dns)…')
+        const d = started(await startDnsServer({ dir: join(dir, 'dns') }), async d => { await d.stop() })
+        log(`  dns ${d.server}, zone ${d.zone}`)
+        return d
       })()
-    ]) as [{ node: HardhatNode, ens: Awaited<ReturnType<typeof deployEns>>, accounts: DevnetSettings['ethereum']['accounts'] }, { testnet: HypercoreTestnet, seeder: Seeder }, IpfsRpcNode, { url: string }]
+    ]) as [{ node: HardhatNode, ens: Awaited<ReturnType<typeof deployEns>>, accounts: DevnetSettings['ethereum']['accounts'] }, { testnet: HypercoreTestnet, seeder: Seeder }, IpfsRpcNode, { url: string }, DnsServer | undefined]
+
+    // IPNS: a DHT server with a delegated routing HTTP API, handing what it accepts to the RPC node too.
+    log('starting the IPNS routing (DHT server + delegated routing HTTP)…')
+    const ipnsHub = started(await startIpnsHub({ dir: join(dir, 'ipns'), forwardTo: kubo.url, onError: e => log(`ipns: ${e instanceof Error ? e.message : String(e)}`) }), async h => { await h.stop() })
+    log(`  ipns ${ipnsHub.settings.routingUrl}, DHT ${ipnsHub.settings.multiaddrs.join(', ')}`)
 
     const settings: DevnetSettings = {
       version: 1,
@@ -113,7 +130,9 @@ export async function startDevnet (options: DevnetOptions): Promise<Devnet> {
       ipfs: { helia: { peerId: '', multiaddrs: [] }, kubo: { url: kubo.url } },
       ethereum: { rpcUrl: chain.node.url, chainId: chain.ens.chainId, pid: chain.node.pid, ens: chain.ens, accounts: chain.accounts },
       hypercore: { bootstrap: hyper.testnet.bootstrap, seeder: { storage: join(dir, 'hypercore-seeder') } },
-      service: { url: service.url }
+      service: { url: service.url },
+      ipns: ipnsHub.settings,
+      ...(dns !== undefined ? { dns: { server: dns.server, zone: dns.zone, tsig: dns.tsig, pid: dns.pid } } : {})
     }
 
     log('starting the always-on Helia node…')

@@ -3,6 +3,8 @@ import { join, resolve } from 'node:path'
 import { readJson } from '../core/atomic-json.js'
 import { fail } from '../core/errors.js'
 import type { EnsDeployment } from './ens-deploy.js'
+import type { DnsServerSettings } from './dns-server.js'
+import type { IpnsHubSettings } from './ipns-hub.js'
 
 /** A funded account of the devnet chain, with its key (public by design: local chain only). */
 export interface FundedAccount {
@@ -51,6 +53,16 @@ export interface DevnetSettings {
   }
   /** The remote log service (`vac.cas.CAS` + `vac.ns.NS` over Twirp). */
   service: { url: string }
+  /**
+   * BIND 9 `named`, authoritative for `zone` with RFC 2136 updates allowed for the TSIG key (TXT
+   * records only); absent when `named` is not installed (`node scripts/ensure-test-tools.mjs`).
+   */
+  dns?: DnsServerSettings
+  /**
+   * IPNS routing: a libp2p DHT server on loopback and its delegated routing HTTP API (records are
+   * held and republished there while writers are offline). Absent in settings of older devnets.
+   */
+  ipns?: IpnsHubSettings
 }
 
 export const SETTINGS_FILE = 'devnet.json'

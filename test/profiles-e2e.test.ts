@@ -105,7 +105,7 @@ describe('remotelog init --profile devnet: the CLI wired to the running devnet b
     const config = JSON.parse(await readFile(join(alice, 'config.json'), 'utf8')) as Config
     expect(config.cas).toMatchObject({ driver: 'helia', offline: false, peers: devnet.settings.ipfs.helia.multiaddrs, pinService: devnet.settings.control.url })
     expect(config.ns).toMatchObject({ driver: 'hypercore', bootstrap: devnet.settings.hypercore.bootstrap, seedService: devnet.settings.control.url })
-    expect(Object.keys(config.resolvers ?? {}).sort()).toEqual(['ens', 'local', 'twirp'])
+    expect(Object.keys(config.resolvers ?? {}).sort()).toEqual([...(devnet.settings.dns !== undefined ? ['dns'] : []), 'ens', 'ipns', 'local', 'twirp'])
 
     const messages = Array.from({ length: 30 }, (_, i) => text(i))
     expect(JSON.parse(await cli(['--dir', alice, '--json', 'append', '--stdin'], { input: messages.join('\n') + '\n' }))).toMatchObject({ appended: 30, published: true })

@@ -25,7 +25,7 @@ const list = (value: string): string[] => value.split(',').map(v => v.trim()).fi
 export function registerCompare (program: Command): void {
   program.command('compare')
     .description('run one scenario on each NS backend (and each CAS backend with --cas) of a devnet and compare latency, requests, bytes, gas and guarantees')
-    .option('--ns <list>', 'name systems, comma-separated: local,twirp,ens,hypercore or all (default: all)')
+    .option('--ns <list>', 'name systems, comma-separated: local,twirp,ens,hypercore,ipns,dns or all (default: all)')
     .option('--cas <list>', 'content stores, comma-separated: local,helia,kubo,twirp or all; each NS runs on each (default: local)')
     .option('--devnet <file>', 'a running devnet\'s settings file or folder (default: start an embedded devnet for this run)')
     .option('--messages <n>', 'messages the writer publishes', parseCount, 500)

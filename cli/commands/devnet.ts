@@ -18,8 +18,9 @@ export function devnetSummary (s: DevnetSettings, file: string): string {
     `  Ethereum (Hardhat):     ${s.ethereum.rpcUrl}  chain ${s.ethereum.chainId}, ENS registry ${s.ethereum.ens.registry}, ${s.ethereum.accounts.length} funded accounts`,
     `  Hypercore DHT:          ${s.hypercore.bootstrap.map(b => `${b.host}:${b.port}`).join(' ')} (+ seeder)`,
     `  remote log service:     ${s.service.url}`,
+    ...(s.dns !== undefined ? [`  DNS (BIND 9 named):     ${s.dns.server}  zone ${s.dns.zone}, TSIG key ${s.dns.tsig.name}`] : []),
     `  control API:            ${s.control.url}`,
-    'use it:   remotelog init --profile devnet --ns ens|hypercore|local|twirp --cas helia|kubo|local|twirp',
+    `use it:   remotelog init --profile devnet --ns ens|hypercore|${s.dns !== undefined ? 'dns|' : ''}local|twirp --cas helia|kubo|local|twirp`,
     'compare:  remotelog compare --devnet ' + file,
     'Ctrl-C stops everything.'
   ].join('\n')

@@ -61,11 +61,11 @@ export async function probeService (url: string, timeoutMs = 3000): Promise<stri
 }
 
 /**
- * ENS, Hypercore and DNS need a chain, a DHT, a DNS server: `init --ns ens --name alice` with no
+ * ENS, Hypercore, DNS and IPNS need a chain, a DHT, a DNS server, an IPNS routing: `init --ns ens --name alice` with no
  * profile uses the devnet running at the default place, if there is one (else the presets explain what is missing).
  */
 async function runningDefaultDevnet (options: InitOptions): Promise<boolean> {
-  if (options.ns !== 'ens' && options.ns !== 'hypercore' && options.ns !== 'dns') return false
+  if (options.ns !== 'ens' && options.ns !== 'hypercore' && options.ns !== 'dns' && options.ns !== 'ipns') return false
   const settings = await readDevnetSettings().catch(() => undefined)
   return settings !== undefined && devnetAlive(settings)
 }
@@ -74,8 +74,8 @@ export function registerInit (program: Command): void {
   program.command('init')
     .description('create the state dir: keys, and a config with the embedded default backends (or a devnet\'s, or a service\'s)')
     .option('--cas <driver>', 'content store: local | helia | kubo | twirp (default: local; twirp with --remote)')
-    .option('--ns <driver>', 'name system: local | ens | hypercore | dns | twirp (default: local; twirp with --remote)')
-    .option('--profile <profile>', 'embedded (default) | devnet: wire the backends to a running `remotelog devnet` (chosen by itself for --ns ens|hypercore|dns when one runs at the default place)')
+    .option('--ns <driver>', 'name system: local | ens | hypercore | dns | ipns | twirp (default: local; twirp with --remote)')
+    .option('--profile <profile>', 'embedded (default) | devnet: wire the backends to a running `remotelog devnet` (chosen by itself for --ns ens|hypercore|dns|ipns when one runs at the default place)')
     .option('--devnet <file>', 'with --profile devnet: its settings file or folder (default: $REMOTELOG_DEVNET or ~/.local/share/remotelog/devnet)')
     .option('--remote <url>', 'a remote log service (`remotelog serve`) for both roles')
     .option('--token-file <file>', 'with --remote: a file holding the service\'s write token (or set $REMOTELOG_TOKEN)')
