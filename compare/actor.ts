@@ -1,6 +1,7 @@
 import { openCas, openNs } from '../adapters/registry.js'
 import type { Config } from '../config/config.js'
 import { countingCas, countingNs, emptyCounts, type RequestCounts } from '../core/counting.js'
+import type { ContentStore } from '../core/content-store.js'
 import { Endpoint } from '../core/endpoint.js'
 
 /** An endpoint whose every CAS and NS request is counted. */
@@ -17,11 +18,14 @@ export interface Actor {
  * const writer = await openActor(dir, config)
  * await writer.endpoint.append(['m']); await writer.endpoint.publish()
  * writer.counts.casPuts // 2 (payload + page)
+ * const reader = await openActor(dir2, config2, { wrapCas: cas => lyingStore(cas) })
  */
-export async function openActor (dir: string, config: Config): Promise<Actor> {
+export async function openActor (dir: string, config: Config, options: { wrapCas?: (cas: ContentStore) => ContentStore } = {}): Promise<Actor> {
   const counts = emptyCounts()
   const context = { stateDir: dir }
-  const cas = await openCas(config.cas, context)
+  const opened = await openCas(config.cas, context)
+  // A wrapper (e.g. a lying store) sits below the counting, where the backend would be.
+  const cas = options.wrapCas?.(opened) ?? opened
   let endpoint: Endpoint
   try {
     const ns = await openNs(config.ns, context)

@@ -1,5 +1,5 @@
 import { formatValue } from './format.js'
-import { CHARTS, GUARANTEES, METRICS, type BackendResult, type ChartSpec, type CompareReport } from './metrics.js'
+import { CHARTS, GUARANTEES, METRICS, VERDICT_CELL, evidenceBrief, verdictOf, type BackendResult, type ChartSpec, type CompareReport, type Verdict } from './metrics.js'
 import { PALETTE, barChart, distributionChart, escapeXml, lineChart } from './svg.js'
 
 const STYLE = `
@@ -10,7 +10,10 @@ table { border-collapse: collapse; margin: 8px 0 20px; font-variant-numeric: tab
 th, td { padding: 3px 9px; border-bottom: 1px solid #e4e4e4; text-align: right; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
 thead th { border-bottom: 2px solid #bbb; white-space: normal; vertical-align: bottom; max-width: 90px; }
-td.yes { color: #176e2c; } td.no { color: #b00020; font-weight: 600; }
+td.yes { color: #176e2c; } td.no { color: #b00020; font-weight: 600; } td.na { color: #777; }
+td.backend { color: #176e2c; font-weight: 600; } td.readers { color: #0b5f80; font-weight: 600; }
+table.evidence td, table.evidence th { white-space: normal; text-align: left; vertical-align: top; } table.evidence td { font-size: 12px; }
+table.evidence td.why { max-width: 820px; } .legend { color: #555; font-size: 12px; max-width: 1100px; }
 .tables { display: flex; flex-wrap: wrap; gap: 0 32px; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(700px, 1fr)); gap: 18px; }
 figure.chart { margin: 0; padding: 12px; border: 1px solid #e4e4e4; border-radius: 6px; background: #fff; }
@@ -45,14 +48,37 @@ function metricsTable (results: BackendResult[]): string {
   return `<table class="metrics">${head}<tbody>${rows.join('')}</tbody></table>`
 }
 
+const VERDICT_CLASS: Record<Verdict, string> = {
+  'refused by the backend': 'backend',
+  'accepted by the backend, refused by every reader': 'readers',
+  'NOT HELD': 'no',
+  held: 'yes',
+  'not applicable': 'na',
+  'not measured': 'na'
+}
+
+/** One row per backend, one column per guarantee: who refused the raw attack (the full verdict on hover and below). */
 function guaranteesTable (results: BackendResult[]): string {
   const head = `<thead><tr><th>backend (ns+cas)</th>${GUARANTEES.map(g => `<th data-guarantee="${g.key}" title="${escapeXml(g.meaning)}">${escapeXml(g.label)}</th>`).join('')}</tr></thead>`
   const rows = results.map(r => `<tr data-backend="${escapeXml(r.id)}"><td>${escapeXml(r.id)}</td>${GUARANTEES.map(g => {
     const o = r.guarantees[g.key]
-    if (o === undefined) return '<td>—</td>'
-    return `<td class="${o.held ? 'yes' : 'no'}" title="${escapeXml(o.how)}">${o.held ? '✓ held' : '✗ no'}</td>`
+    if (o === undefined) return `<td data-guarantee="${g.key}">—</td>`
+    const verdict = verdictOf(o)
+    return `<td class="${VERDICT_CLASS[verdict]}" data-guarantee="${g.key}" data-verdict="${escapeXml(verdict)}" title="${escapeXml(`${verdict}: ${o.how}`)}">${escapeXml(VERDICT_CELL[verdict])}</td>`
   }).join('')}</tr>`)
   return `<table class="guarantees">${head}<tbody>${rows.join('')}</tbody></table>`
+}
+
+/** Every guarantee of every backend with its verdict and evidence: the backend's answer, each reader's outcome. */
+function evidenceTable (results: BackendResult[]): string {
+  const head = '<thead><tr><th>backend</th><th>guarantee</th><th>verdict</th><th>evidence: the backend\'s answer; each reader</th></tr></thead>'
+  const rows = results.flatMap(r => GUARANTEES.flatMap(g => {
+    const o = r.guarantees[g.key]
+    if (o === undefined) return []
+    const verdict = verdictOf(o)
+    return [`<tr data-backend="${escapeXml(r.id)}" data-guarantee="${g.key}" data-verdict="${escapeXml(verdict)}"><td>${escapeXml(r.id)}</td><td>${escapeXml(g.label)}</td><td class="${VERDICT_CLASS[verdict]}">${escapeXml(verdict)}</td><td class="why">${escapeXml(evidenceBrief(o))}<details><summary>in full</summary>${escapeXml(o.how)}</details></td></tr>`]
+  }))
+  return `<table class="evidence">${head}<tbody>${rows.join('')}</tbody></table>`
 }
 
 /**
@@ -78,6 +104,9 @@ Node ${escapeXml(report.machine.node)} on ${escapeXml(report.machine.platform)},
 ${failures !== '' ? `<ul class="failed">${failures}</ul>` : ''}
 <div class="tables"><section><h2>Figures</h2>${metricsTable(results)}</section>
 <section><h2>Guarantees</h2>${guaranteesTable(results)}</section></div>
+<section><h2>Who enforces each guarantee</h2>
+<p class="legend">Each guarantee is attacked with the backend's own protocol, files or SDK, bypassing remotelog's client: <b>backend refuses</b> = refused by the backend (its status code or revert, its state unchanged); <b>readers refuse</b> = accepted by the backend, refused by every reader (for a rollback: every reader that saw newer; a new reader cannot tell); <b>NOT HELD</b> = a reader followed the attack. Readers are synced after every attack and their copies read back.</p>
+${evidenceTable(results)}</section>
 <section class="charts">${CHARTS.map(c => chart(c, results)).join('\n')}</section>
 <script type="application/json" id="report-data">${data}</script>
 </body></html>

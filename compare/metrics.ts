@@ -56,19 +56,147 @@ export const METRICS: readonly MetricSpec[] = [
   { key: 'gasPerPublish', label: 'gas/publish', unit: '', chart: 'gas' }
 ]
 
-export type GuaranteeKey = 'ownerOnlyWrites' | 'rollbackRejected' | 'writerOffline' | 'history'
+export type GuaranteeKey = 'ownerOnlyWrites' | 'rollbackRejected' | 'storeLies' | 'writerOffline' | 'history'
 
 export const GUARANTEES: ReadonlyArray<{ key: GuaranteeKey, label: string, meaning: string }> = [
-  { key: 'ownerOnlyWrites', label: 'owner-only writes', meaning: 'another key\'s publish to the writer\'s name is refused (PERMISSION) and the name stays' },
-  { key: 'rollbackRejected', label: 'rollback rejected', meaning: 'the owner re-publishing an older head is refused by the name system, or by a reader that saw newer' },
-  { key: 'writerOffline', label: 'works with writer offline', meaning: 'a new reader catches up on everything after the writer\'s process is closed' },
+  { key: 'ownerOnlyWrites', label: 'owner-only writes', meaning: 'another key moves the writer\'s name to a forged head straight at the backend (no remotelog client): the backend refuses, or every reader refuses the forged head and delivers nothing of it' },
+  { key: 'rollbackRejected', label: 'rollback rejected', meaning: 'the owner puts an older head back straight at the backend: the backend refuses, or every reader that saw newer refuses it' },
+  { key: 'storeLies', label: 'lying store caught', meaning: 'a store that alters bytes, withholds a page or serves another log\'s page: every reader refuses with a typed error and records nothing it did not verify' },
+  { key: 'writerOffline', label: 'works with writer offline', meaning: 'a new reader catches up on everything after the writer\'s process has exited; not applicable on a shared local folder unless the reader runs on a copy of the store' },
   { key: 'history', label: 'history', meaning: 'every reader got the whole log from sequence 0: in order, no gap, no duplicate, bytes intact' }
 ]
 
+/**
+ * Who enforced a guarantee, as shown by an attack that bypasses remotelog's own client:
+ * - `refused by the backend`: the backend said no (status code, revert) and its state did not move;
+ * - `accepted by the backend, refused by every reader`: the backend took it; every reader that
+ *   counts refused it (its error code) and delivered nothing of it;
+ * - `NOT HELD`: a reader delivered or followed what the attack put there (or a non-attack check failed);
+ * - `held`: a check that is not an attack (catch-up, history) passed;
+ * - `not applicable`: the check means nothing on this combination (e.g. a shared local folder);
+ * - `not measured`: no raw adversary exists for this backend yet, or a reader could not be reached.
+ */
+export const VERDICTS = [
+  'refused by the backend',
+  'accepted by the backend, refused by every reader',
+  'NOT HELD',
+  'held',
+  'not applicable',
+  'not measured'
+] as const
+
+export type Verdict = typeof VERDICTS[number]
+
+/** What the backend answered to one raw attempt. */
+export interface BackendAnswer {
+  /** The backend took the write (its state may have moved). */
+  accepted: boolean
+  /** One line: what was sent and what came back. */
+  summary: string
+  /** HTTP status (service). */
+  status?: number
+  /** Twirp error code (service). */
+  twirpCode?: string
+  /** Why the chain reverted (ENS). */
+  revertReason?: string
+  /** Transaction and its receipt status (ENS): 1 mined and applied, 0 mined and reverted. */
+  txHash?: string
+  txStatus?: number
+  /** A remotelog error code, where the attempt failed with one. */
+  code?: string
+  /** The answer in a few words, for tables (e.g. `file written`, `NOERROR`); else derived from the fields above. */
+  short?: string
+}
+
+/** What one reader did after an attack: its error code, or what it delivered. */
+export interface ReaderEvidence {
+  reader: string
+  /** The reader had seen a newer head than the attack's before it (rollback counts only these). */
+  sawNewer: boolean
+  /** Its outcome decides the verdict (false: a new reader after a rollback, which cannot know better). */
+  counted?: boolean
+  /** The remotelog error code its sync failed with; absent when the sync went through. */
+  code?: string
+  error?: string
+  /** It could not reach the name (UNAVAILABLE, TIMEOUT, not found) for 30 s: it shows nothing either way. */
+  unreached?: boolean
+  /** Syncs it ran (it syncs again while a change replicates or the name is out of reach). */
+  syncs: number
+  /** It still saw nothing after the wait, so it was reopened as a new process (fresh lookups) and synced again. */
+  reopened?: boolean
+  /** Messages its syncs delivered. */
+  delivered: number
+  /** The reader's log length afterwards. */
+  length: number
+  /** The head its cursor holds afterwards. */
+  head?: string
+  /** It followed the attacker's head (cursor moved there) or delivered a forged payload. */
+  fooled: boolean
+  /** Everything it holds still reads back as the writer published it. */
+  intact: boolean
+}
+
+/** One raw attack and everything checked after it. */
+export interface AttackEvidence {
+  attack: string
+  backend: BackendAnswer
+  /** The head the backend held before and after, read raw. */
+  nameBefore?: string
+  nameAfter?: string
+  /** The head the attack tried to install. */
+  attackHead?: string
+  readers: ReaderEvidence[]
+  /** Anything else seen (e.g. peers that reached a foreign core). */
+  remarks?: string[]
+}
+
 export interface GuaranteeOutcome {
+  /** The guarantee was shown to hold (refused by the backend or by every reader, or held). */
   held: boolean
-  /** How it held or why not (e.g. "refused by the name system: CONFLICT"). */
+  /** Always set in a report (`runScenario` derives it from `held` for a probe that sets none). */
+  verdict?: Verdict
+  /** How it held or why not, in one line (e.g. "HTTP 403 permission_denied; name unchanged"). */
   how: string
+  /** Per attack: the backend's answer, the name before/after and every reader's outcome. */
+  evidence?: AttackEvidence[]
+}
+
+/** A verdict as a table cell. */
+export const VERDICT_CELL: Record<Verdict, string> = {
+  'refused by the backend': 'backend refuses',
+  'accepted by the backend, refused by every reader': 'readers refuse',
+  'NOT HELD': 'NOT HELD',
+  held: 'yes',
+  'not applicable': 'n/a',
+  'not measured': 'not measured'
+}
+
+/** The verdict of an outcome (one from an older probe has only `held`). */
+export function verdictOf (outcome: GuaranteeOutcome): Verdict {
+  return outcome.verdict ?? (outcome.held ? 'held' : 'NOT HELD')
+}
+
+/**
+ * The evidence of an outcome in one line: per attack, what the backend answered (HTTP status and
+ * Twirp code, transaction status and revert reason) and each reader's error code or what it did.
+ * @example evidenceBrief(result.guarantees.ownerOnlyWrites!) // 'another key … → HTTP 403 permission_denied; the live follower: unchanged, …'
+ */
+export function evidenceBrief (outcome: GuaranteeOutcome): string {
+  const attacks = outcome.evidence ?? []
+  if (attacks.length === 0) return outcome.how
+  return attacks.map(a => {
+    const b = a.backend
+    const answer = b.status !== undefined
+      ? `HTTP ${b.status}${b.twirpCode !== undefined ? ` ${b.twirpCode}` : ''}`
+      : b.txHash !== undefined
+        ? `tx status ${b.txStatus ?? 'none'}${b.revertReason !== undefined ? ` (${b.revertReason})` : ''}`
+        : b.short ?? (b.accepted ? 'taken' : 'refused')
+    const readers = a.readers.map(r => {
+      const did = r.fooled ? 'FOLLOWED IT' : !r.intact ? 'DAMAGED' : r.code ?? (r.delivered > 0 ? `${r.delivered} delivered` : 'unchanged')
+      return `${r.reader}: ${did}${r.counted === false ? ' (never saw newer: not counted)' : ''}`
+    }).join(', ')
+    return `${a.attack} → ${answer}; ${readers}`
+  }).join(' | ')
 }
 
 /** The outcome of the scenario on one NS + CAS combination. */

@@ -8,7 +8,7 @@ import { useDevnet } from '../devnet/use-devnet.js'
 import type { CompareReport } from './metrics.js'
 import { runScenario } from './scenario.js'
 
-export const NS_BACKENDS = ['local', 'twirp', 'ens', 'hypercore'] as const
+export const NS_BACKENDS = ['local', 'twirp', 'ens', 'hypercore', 'ipns', 'dns'] as const
 export const CAS_BACKENDS = ['local', 'helia', 'kubo', 'twirp'] as const
 
 export interface CompareOptions {
@@ -44,7 +44,7 @@ function pick (given: string[] | undefined, known: readonly string[], fallback: 
  * console.log(renderTable(report))
  */
 export async function runCompare (options: CompareOptions = {}): Promise<CompareReport> {
-  const nsList = pick(options.ns, NS_BACKENDS, [...NS_BACKENDS], 'NS')
+  let nsList = pick(options.ns, NS_BACKENDS, [...NS_BACKENDS], 'NS')
   const casList = pick(options.cas, CAS_BACKENDS, ['local'], 'CAS')
   const scenario = {
     messages: options.messages ?? 500,
@@ -63,6 +63,16 @@ export async function runCompare (options: CompareOptions = {}): Promise<Compare
   const root = await mkdtemp(join(tmpdir(), 'remotelog-compare-'))
 
   const { settings: devnet, stop: stopEmbedded } = await useDevnet(options.devnet, root, log)
+  // A devnet where BIND is not installed runs no DNS server: `all` leaves dns out (asked for by name, it fails).
+  if (devnet.dns === undefined && !(options.ns ?? []).includes('dns') && nsList.includes('dns')) {
+    log('no DNS server in this devnet (BIND 9 `named` not installed): leaving dns out')
+    nsList = nsList.filter(ns => ns !== 'dns')
+  }
+  // A devnet started before the IPNS routing existed has none: `all` leaves ipns out.
+  if (devnet.ipns === undefined && !(options.ns ?? []).includes('ipns') && nsList.includes('ipns')) {
+    log('no IPNS routing in this devnet (started by an older remotelog): leaving ipns out')
+    nsList = nsList.filter(ns => ns !== 'ipns')
+  }
 
   try {
     const report: CompareReport = {

@@ -1,17 +1,23 @@
 import { randomBytes } from 'node:crypto'
+import { CID } from 'multiformats/cid'
 import { setMaxListeners } from 'node:events'
 import { join } from 'node:path'
 import { initConfig } from '../config/presets.js'
 import type { Config } from '../config/config.js'
 import { parseAddress } from '../core/address.js'
+import type { ContentStore } from '../core/content-store.js'
 import type { Endpoint, SyncReport } from '../core/endpoint.js'
 import { fail, isRemoteLogError } from '../core/errors.js'
 import type { LogMode } from '../core/log-options.js'
 import type { HeadRecord } from '../core/name-system.js'
 import type { DevnetSettings } from '../devnet/settings.js'
 import { openActor, type Actor } from './actor.js'
+import { adversaryFor, type NsAdversary } from './adversary.js'
+import { lyingStore, type LyingStore } from './adversary-cas.js'
 import { catchUp } from './catch-up.js'
-import type { BackendResult, GuaranteeOutcome } from './metrics.js'
+import type { BackendResult, GuaranteeKey, GuaranteeOutcome } from './metrics.js'
+import { copyLocalStore, runWriterProcess } from './offline-writer.js'
+import { probeForeignWrite, probeRollback, probeStoreLies, type ProbeContext, type ProbeReader } from './probe.js'
 import { mean, quantile, round } from './stats.js'
 
 export interface ScenarioOptions {
@@ -64,11 +70,26 @@ function codeOf (e: unknown): string {
 }
 
 /**
+ * Syncs until the reader holds `length` messages (a replicated publish may take a moment to reach
+ * it), for at most `timeoutMs`; returns the length it reached.
+ */
+async function syncUntil (endpoint: Endpoint, alias: string, length: number, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const report = await endpoint.sync(alias)
+    if (report.length >= length || Date.now() >= deadline) return report.length
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+}
+
+/**
  * Runs the comparison scenario on one NS + CAS combination of a running devnet: a writer publishes
  * `messages` in batches while a live follower tracks it; readers that were offline catch up (one
  * half-way and again at the end, one only at the end, and fresh ones at points of the catch-up
- * curve); the writer goes offline and a new reader still catches up; then the guarantees are
- * probed (another key's publish, the owner's rollback). Never throws: a failure is `ok: false`.
+ * curve); the writer publishes one last message from a process of its own, which exits, and a new
+ * reader still catches up (on a copy of a local store); then raw adversaries that bypass remotelog's
+ * client attack the guarantees (a lying store, another key's write, the owner's rollback) and every
+ * reader is checked after each (see probe.ts). Never throws: a failure is `ok: false`.
  * @example
  * const result = await runScenario({ devnet, ns: 'ens', cas: 'local', messages: 200, batch: 20, mode: 'pointer', pageEntries: 64, messageBytes: 100, resolves: 20, root })
  */
@@ -93,8 +114,8 @@ export async function runScenario (o: ScenarioOptions): Promise<BackendResult> {
     log: { mode: o.mode, pageEntries: o.pageEntries }
   })
   const actors: Actor[] = []
-  const open = async (who: string): Promise<Actor> => {
-    const actor = await openActor(join(o.root, who), config(who))
+  const open = async (who: string, options: { config?: Config, wrapCas?: (cas: ContentStore) => ContentStore } = {}): Promise<Actor> => {
+    const actor = await openActor(join(o.root, who), options.config ?? config(who), options)
     actors.push(actor)
     return actor
   }
@@ -115,6 +136,7 @@ export async function runScenario (o: ScenarioOptions): Promise<BackendResult> {
   const retries = { count: 0 }
   /** What the scenario is doing, named in the error when it fails. */
   let stage = 'opening the writer'
+  let adversary: NsAdversary | undefined
   const check = async (endpoint: Endpoint, alias: string, length: number): Promise<void> => {
     const problem = await checkLog(endpoint, alias, length, o.messageBytes)
     if (problem !== undefined) problems.push(problem)
@@ -124,6 +146,9 @@ export async function runScenario (o: ScenarioOptions): Promise<BackendResult> {
     const writer = await open('writer')
     const address = await writer.endpoint.address()
     const name = parseAddress(address).name
+    const owner = await writer.endpoint.owner()
+    // The raw attacker of this name system (none yet for some: their attack guarantees are `not measured`).
+    adversary = await adversaryFor(o.ns, { name, devnet: o.devnet, writerDir: join(o.root, 'writer') })
     // Nothing to arrange for the writer going offline: the devnet presets have the devnet's Helia
     // node pin every block put, and its seeder replicate every Hypercore publish, before they return.
     log(`writer at ${address}`)
@@ -157,6 +182,7 @@ export async function runScenario (o: ScenarioOptions): Promise<BackendResult> {
         first = published
         // Kept to replay later: the writer deletes each head page a publish replaces.
         firstPage = await writer.endpoint.cas.get(published.head)
+        await adversary?.remember()
       }
       last = published
 
@@ -225,37 +251,114 @@ export async function runScenario (o: ScenarioOptions): Promise<BackendResult> {
       result.samples.resolveMs.push(performance.now() - at)
     }
 
-    stage = 'writer offline, reader C'
-    // The writer goes offline; a reader that never met it catches up from what stays online.
+    stage = 'writer offline: its own process publishes the last message and exits; reader C'
+    // The writer goes offline for good: its last append runs in a process of its own, which exits;
+    // then a reader that never met it catches up from what stays online.
     const writerCounts = { ...writer.counts }
     await closeActor(writer)
-    const readerC = await open('reader-c')
+    const total = o.messages + 1
+    let exited = await runWriterProcess(join(o.root, 'writer'), config('writer'), ['append', messageText(o.messages, o.messageBytes)])
+    // A publish that failed keeps the message in the journal: as a user would, run `publish` once more.
+    const failedRuns: string[] = []
+    if (exited.exitCode !== 0) {
+      failedRuns.push(`append exited ${exited.exitCode}: ${exited.reason}`)
+      exited = await runWriterProcess(join(o.root, 'writer'), config('writer'), ['publish'])
+    }
+    if (exited.exitCode !== 0) throw fail('UNAVAILABLE', `the writer's process could not publish its last message: ${[...failedRuns, `publish exited ${exited.exitCode}: ${exited.reason}`].join('; ')}`)
+    result.details.writerProcessRuns = failedRuns.length + 1
+    log(`the writer's process ${exited.pid} published message ${o.messages} and exited${failedRuns.length > 0 ? ` (after: ${failedRuns.join('; ')})` : ''}`)
+    // A local folder is the writer's own disk: reader C gets a copy of the store without the
+    // writer's files, or "offline" would mean nothing.
+    const copy = await copyLocalStore(config('reader-c'), join(o.root, 'store-copy'))
+    const configC = copy?.config ?? config('reader-c')
+    let readerC = await open('reader-c', { config: configC })
     await readerC.endpoint.follow(address, 'w')
     let offline: SyncReport | undefined
     let offlineProblem: string | undefined
+    const offlineErrors: string[] = []
     let attempts = 0
-    try {
-      // A cold Hypercore reader may not find a peer on its first lookup ("nothing published here
-      // yet"): like a user, it syncs again, and the report says so.
-      do {
-        attempts++
+    // A cold Hypercore reader may find no peer on its first lookup (not found, or no answer in
+    // time): like a user, it syncs again (a new process after an error), and the report says so.
+    for (;;) {
+      attempts++
+      try {
         offline = await readerC.endpoint.sync('w')
-      } while (!offline.published && attempts < 3)
-      offlineProblem = await checkLog(readerC.endpoint, 'w', o.messages, o.messageBytes)
-    } catch (e) {
-      offlineProblem = e instanceof Error ? e.message : String(e)
+        if (offline.published || attempts >= 3) break
+        offlineErrors.push('name not found')
+      } catch (e) {
+        offlineErrors.push(codeOf(e))
+        if (attempts >= 3 || !(isRemoteLogError(e, 'TIMEOUT') || isRemoteLogError(e, 'UNAVAILABLE'))) {
+          offlineProblem = e instanceof Error ? e.message : String(e)
+          break
+        }
+        await closeActor(readerC)
+        readerC = await open('reader-c', { config: configC })
+      }
     }
+    if (offlineProblem === undefined) {
+      offlineProblem = offline?.published === false ? `the name was not found in ${attempts} syncs` : await checkLog(readerC.endpoint, 'w', total, o.messageBytes)
+    }
+    await closeActor(readerC)
     result.details.offlineReaderSyncs = attempts
+    const gone = `the writer's process (pid ${exited.pid}) published message ${o.messages} and exited${failedRuns.length > 0 ? ` (a second process: the first one's publish failed)` : ''}`
+    const onCopy = copy !== undefined ? ` on a copy of the store's ${copy.copied.join(' and ')} without the writer's files` : ''
     result.guarantees.writerOffline = offlineProblem === undefined
-      ? { held: true, how: `a new reader got all ${o.messages} messages with the writer closed${attempts > 1 ? ` (on its sync number ${attempts}: the name was not found before)` : ''}` }
-      : { held: false, how: offline?.published === false ? `the name was not found in ${attempts} syncs with the writer closed` : offlineProblem }
+      ? { held: true, verdict: 'held', how: `${gone}; a new reader${onCopy} then got all ${total} messages${attempts > 1 ? ` on its sync number ${attempts} (before: ${offlineErrors.join(', ')})` : ''}` }
+      : { held: false, verdict: 'NOT HELD', how: `${gone}; a new reader${onCopy}: ${offlineProblem}${offlineErrors.length > 0 ? ` (syncs: ${offlineErrors.join(', ')})` : ''}` }
 
-    stage = 'probing the guarantees'
-    result.guarantees.ownerOnlyWrites = await probeOwnerOnly(a.endpoint, name, last!, readerC.endpoint)
-    result.guarantees.rollbackRejected = await probeRollback(await open('writer'), name, first!, firstPage!, readerC.endpoint)
+    stage = 'probing the guarantees with raw attacks'
+    // The readers so far first sync the writer's last head: they are the readers that "saw newer".
+    const probeReader = (who: string, dir: string, actor: Actor): ProbeReader => ({
+      who,
+      endpoint: actor.endpoint,
+      alias: 'w',
+      reopen: async () => {
+        await closeActor(actor)
+        return probeReader(who, dir, await open(dir))
+      }
+    })
+    const readers: ProbeReader[] = [probeReader('the live follower', 'follower', follower!), probeReader('reader A', 'reader-a', a), probeReader('reader B', 'reader-b', readerB)]
+    // Where the writer's last publish did not reach what stays online (see writerOffline), the
+    // attacks start from the head the readers do get, as long as they agree on it.
+    const lengths = new Set<number>()
+    for (const r of readers) lengths.add(await syncUntil(r.endpoint, 'w', total, offlineProblem === undefined ? timeoutMs : 5000))
+    if (lengths.size !== 1) throw fail('CONFLICT', `the readers disagree on the log's length before the attacks: ${[...lengths].join(', ')}`)
+    const served = [...lengths][0]
+    const headNow = (await readers[2].endpoint.following()).find(f => f.alias === 'w')!.cursor.head!
+    let fresh = 0
+    // The attacker's own endpoint, for putting pages in the log's store (anyone can: it is content-addressed).
+    const mallory = await open('mallory')
+    const ctx: ProbeContext = {
+      cas: mallory.endpoint.cas,
+      readers,
+      expected: seq => messageText(seq, o.messageBytes),
+      freshReader: async who => {
+        const actor = await open(`new-reader-${++fresh}`)
+        await actor.endpoint.follow(address, 'w')
+        return { who, endpoint: actor.endpoint, alias: 'w', close: async () => { await closeActor(actor) } }
+      }
+    }
+    let liar: LyingStore | undefined
+    const liarActor = await open('liar-reader', { wrapCas: cas => (liar = lyingStore(cas)) })
+    result.guarantees.storeLies = await probeStoreLies(ctx, { endpoint: liarActor.endpoint, store: liar!, close: async () => { await closeActor(liarActor) } }, { address, head: CID.parse(headNow), length: served })
+    await closeActor(liarActor)
+    if (adversary !== undefined) {
+      result.guarantees.ownerOnlyWrites = await probeForeignWrite(ctx, adversary, owner)
+      result.guarantees.rollbackRejected = await probeRollback(ctx, adversary, owner, { record: first!, page: firstPage! })
+    } else {
+      // No raw attacker for this backend yet: only remotelog's own client can be tried, which shows nothing about the backend.
+      const unmeasured = (g: GuaranteeOutcome): GuaranteeOutcome => ({ ...g, held: false, verdict: 'not measured', how: `no raw adversary for ${o.ns} (compare/adversary.ts); remotelog's own client: ${g.how}` })
+      result.guarantees.ownerOnlyWrites = unmeasured(await clientOwnerOnly(mallory.endpoint, name, last!, readers[2].endpoint))
+      result.guarantees.rollbackRejected = unmeasured(await clientRollback(await open('writer'), name, first!, firstPage!, readers[2].endpoint))
+    }
     result.guarantees.history = problems.length === 0
-      ? { held: true, how: 'every reader got 0…N-1 in order, each once, bytes intact' }
-      : { held: false, how: problems.join('; ') }
+      ? { held: true, verdict: 'held', how: 'every reader got 0…N-1 in order, each once, bytes intact' }
+      : { held: false, verdict: 'NOT HELD', how: problems.join('; ') }
+    // An outcome a probe left without a verdict gets one from `held`.
+    for (const key of Object.keys(result.guarantees) as GuaranteeKey[]) {
+      const g = result.guarantees[key]!
+      g.verdict ??= g.held ? 'held' : 'NOT HELD'
+    }
 
     const catchUps = [readerA[1], full, ...(offline !== undefined ? [offline] : [])]
     result.catchUp.sort((x, y) => x.messages - y.messages)
@@ -293,14 +396,18 @@ export async function runScenario (o: ScenarioOptions): Promise<BackendResult> {
   } finally {
     stopFollowing.abort()
     await following?.catch(() => {})
+    await adversary?.close().catch(() => {})
     await Promise.allSettled(actors.splice(0).map(async actor => { await actor.close() }))
     result.durationMs = Math.round(performance.now() - started)
   }
   return result
 }
 
-/** Another endpoint's key tries to move the writer's name; the name must refuse and stay. */
-async function probeOwnerOnly (mallory: Endpoint, name: string, current: HeadRecord, reader: Endpoint): Promise<GuaranteeOutcome> {
+/**
+ * Through remotelog's own client (for a backend with no raw adversary): another endpoint's key
+ * tries to move the writer's name. The client refuses before the backend sees anything.
+ */
+async function clientOwnerOnly (mallory: Endpoint, name: string, current: HeadRecord, reader: Endpoint): Promise<GuaranteeOutcome> {
   const owner = await mallory.owner()
   try {
     await mallory.ns.publish(name, { head: current.head, length: current.length + 1, revision: current.revision + 10 }, owner, { previous: current.head })
@@ -310,14 +417,14 @@ async function probeOwnerOnly (mallory: Endpoint, name: string, current: HeadRec
   }
   const after = await reader.sync('w').catch((e: unknown) => e)
   if (after instanceof Error) return { held: false, how: `the name no longer reads cleanly: ${after.message}` }
-  return { held: true, how: 'refused (PERMISSION); the name is unchanged' }
+  return { held: true, how: 'the client refused (PERMISSION); the name is unchanged' }
 }
 
 /**
- * The owner replays its first head (page bytes put back in the CAS, record re-published); the name
- * system or, failing that, a reader that saw newer must refuse it.
+ * Through remotelog's own client (for a backend with no raw adversary): the owner replays its first
+ * head (page bytes put back in the CAS, record re-published).
  */
-async function probeRollback (owner: Actor, name: string, first: HeadRecord, firstPage: Uint8Array, reader: Endpoint): Promise<GuaranteeOutcome> {
+async function clientRollback (owner: Actor, name: string, first: HeadRecord, firstPage: Uint8Array, reader: Endpoint): Promise<GuaranteeOutcome> {
   try {
     await owner.endpoint.cas.put(firstPage)
     await owner.endpoint.ns.publish(name, { head: first.head, length: first.length, revision: first.revision }, await owner.endpoint.owner())

@@ -1,5 +1,5 @@
 import { formatValue } from './format.js'
-import { GUARANTEES, METRICS, type BackendResult, type CompareReport } from './metrics.js'
+import { GUARANTEES, METRICS, VERDICT_CELL, evidenceBrief, verdictOf, type BackendResult, type CompareReport } from './metrics.js'
 
 const COLUMNS_PER_BLOCK = 6
 
@@ -11,13 +11,14 @@ function pad (cells: string[][]): string {
 function block (results: BackendResult[]): string {
   const rows: string[][] = [['', ...results.map(r => r.id)]]
   for (const m of METRICS) rows.push([m.label, ...results.map(r => r.ok ? formatValue(r.metrics[m.key], m.unit) : '—')])
-  for (const g of GUARANTEES) rows.push([g.label, ...results.map(r => r.guarantees[g.key] === undefined ? '—' : r.guarantees[g.key]!.held ? 'yes' : 'NO')])
+  for (const g of GUARANTEES) rows.push([g.label, ...results.map(r => r.guarantees[g.key] === undefined ? '—' : VERDICT_CELL[verdictOf(r.guarantees[g.key]!)])])
   return pad(rows)
 }
 
 /**
  * The comparison as a terminal table: one column per backend (in blocks that fit a terminal),
- * one row per metric and guarantee, then the scenario and any failure.
+ * one row per metric and guarantee (who refused the raw attack), then each attack's evidence, the
+ * scenario and any failure or guarantee NOT HELD.
  * @example process.stdout.write(renderTable(report) + '\n')
  */
 export function renderTable (report: CompareReport): string {
@@ -32,11 +33,23 @@ export function renderTable (report: CompareReport): string {
     ? byCas
     : Array.from({ length: Math.ceil(report.results.length / COLUMNS_PER_BLOCK) }, (_, i) => report.results.slice(i * COLUMNS_PER_BLOCK, (i + 1) * COLUMNS_PER_BLOCK))
   for (const results of blocks) lines.push(block(results), '')
+  lines.push('Who enforces each guarantee, shown by raw attacks that bypass remotelog\'s client: "backend refuses" = refused by the backend;',
+    '"readers refuse" = accepted by the backend, refused by every reader (that saw newer, for a rollback). Evidence:')
+  for (const r of report.results) {
+    for (const g of GUARANTEES) {
+      const outcome = r.guarantees[g.key]
+      if (outcome?.evidence !== undefined) lines.push(`  ${r.id} ${g.label}: ${verdictOf(outcome)} — ${evidenceBrief(outcome)}`)
+    }
+  }
+  lines.push('')
   for (const r of report.results) {
     if (!r.ok) lines.push(`${r.id} FAILED: ${r.error ?? 'unknown error'}`)
     for (const g of GUARANTEES) {
       const outcome = r.guarantees[g.key]
-      if (outcome !== undefined && !outcome.held) lines.push(`${r.id}: ${g.label} did not hold: ${outcome.how}`)
+      if (outcome === undefined) continue
+      const verdict = verdictOf(outcome)
+      if (verdict === 'NOT HELD') lines.push(`${r.id}: ${g.label} NOT HELD: ${outcome.how}`)
+      if (verdict === 'not measured') lines.push(`${r.id}: ${g.label} not measured: ${outcome.how}`)
     }
   }
   lines.push('ms: publish = until the name moved; publish→follower = from publish call to a live follower having it; req/sync = mean over catch-up syncs')

@@ -2,13 +2,48 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CHARTS, GUARANTEES, METRICS, type CompareReport } from '../compare/metrics.js'
+import { CHARTS, GUARANTEES, METRICS, VERDICT_CELL, type AttackEvidence, type BackendResult, type CompareReport, type GuaranteeOutcome, type Verdict } from '../compare/metrics.js'
 import { renderTable } from '../compare/table.js'
 import { startDevnet, type Devnet } from '../devnet/devnet.js'
 import { runCli } from './support/cli.js'
 import { tempDir } from './support/temp-dir.js'
 
 const NS = ['local', 'twirp', 'ens', 'hypercore']
+const BACKEND: Verdict = 'refused by the backend'
+const READERS: Verdict = 'accepted by the backend, refused by every reader'
+
+/** What the README's guarantee table promises per name system, and the code every reader that counts must refuse with. */
+const PROMISED: Record<string, { ownerOnlyWrites: [Verdict, string?], rollbackRejected: [Verdict, string?] }> = {
+  local: { ownerOnlyWrites: [READERS, 'PERMISSION'], rollbackRejected: [READERS, 'CONFLICT'] },
+  twirp: { ownerOnlyWrites: [BACKEND], rollbackRejected: [BACKEND] },
+  ens: { ownerOnlyWrites: [BACKEND], rollbackRejected: [READERS, 'CONFLICT'] },
+  hypercore: { ownerOnlyWrites: [BACKEND], rollbackRejected: [READERS, 'CONFLICT'] },
+  ipns: { ownerOnlyWrites: [BACKEND], rollbackRejected: [BACKEND] },
+  dns: { ownerOnlyWrites: [READERS, 'PERMISSION'], rollbackRejected: [READERS, 'CONFLICT'] }
+}
+
+/** One raw attack's evidence: the attack used another head, and the backend's state and every reader agree with the verdict. */
+function checkAttack (r: BackendResult, key: string, outcome: GuaranteeOutcome, code: string | undefined): AttackEvidence {
+  const where = `${r.id} ${key}`
+  expect(outcome.evidence, where).toHaveLength(1)
+  const e = outcome.evidence![0]
+  expect(e.attackHead, where).toBeDefined()
+  expect(e.attackHead, `${where}: the attack uses a head that differs from the current one`).not.toBe(e.nameBefore)
+  expect(e.readers.length, where).toBeGreaterThanOrEqual(4) // the live follower, readers A and B, a new reader
+  const counted = e.readers.filter(reader => reader.counted !== false)
+  for (const reader of counted) expect(reader, `${where}: ${reader.reader}`).toMatchObject({ fooled: false, intact: true })
+  for (const reader of e.readers) expect(reader.intact, `${where}: ${reader.reader}`).toBe(true)
+  expect(counted.length, where).toBeGreaterThanOrEqual(3)
+  if (outcome.verdict === BACKEND) {
+    expect(e.backend.accepted, where).toBe(false)
+    expect(e.nameAfter, `${where}: the name did not move`).toBe(e.nameBefore)
+    for (const reader of counted) expect(reader.code, `${where}: ${reader.reader}`).toBeUndefined()
+  } else {
+    expect(e.nameAfter, `${where}: the backend holds the attack's head`).toBe(e.attackHead)
+    for (const reader of counted) expect(reader.code, `${where}: ${reader.reader}`).toBe(code)
+  }
+  return e
+}
 let devnet: Devnet
 let report: CompareReport
 let html: string
@@ -20,13 +55,14 @@ beforeAll(async () => {
   const run = await runCli(['--json', 'compare', '--devnet', devnet.settingsFile, '--messages', '60', '--batch', '10', '--resolves', '5', '--html', html, '--quiet'])
   if (run.code !== 0 && run.code !== 1) throw new Error(`remotelog compare exited ${String(run.code)}: ${run.stderr}`)
   report = JSON.parse(run.stdout) as CompareReport
-}, 180_000)
+}, 300_000)
 afterAll(async () => { await devnet?.stop() })
 
 describe('remotelog compare on a running devnet', () => {
   it('--json gives a figure for every NS backend and every metric, and the guarantees each held', () => {
     expect(report.scenario).toMatchObject({ messages: 60, batch: 10 })
-    expect(report.results.map(r => r.id)).toEqual(NS.map(ns => `${ns}+local`))
+    // dns is in the report when the devnet runs BIND 9 (npm test installs it: scripts/ensure-test-tools.mjs).
+    expect(report.results.map(r => r.id)).toEqual([...NS, 'ipns', ...(devnet.settings.dns !== undefined ? ['dns'] : [])].map(ns => `${ns}+local`))
     for (const result of report.results) {
       expect(result.error).toBeUndefined()
       expect(result.ok).toBe(true)
@@ -41,18 +77,66 @@ describe('remotelog compare on a running devnet', () => {
       expect(result.catchUp.at(-1)).toMatchObject({ messages: 60 })
       expect(result.details.unchangedSyncCasRequests).toBe(0) // an unchanged head costs no CAS request
       for (const g of GUARANTEES) expect(result.guarantees[g.key], `${result.id} ${g.key}`).toMatchObject({ held: true })
+      expect(result.guarantees.history).toMatchObject({ verdict: 'held' })
     }
     const ens = report.results.find(r => r.ns === 'ens')!
     expect(ens.metrics.gasPerPublish).toBeGreaterThan(20_000)
     for (const r of report.results.filter(r => r.ns !== 'ens')) expect(r.metrics.gasPerPublish).toBe(0)
   })
 
-  it('prints a table with a column per backend and a row per metric and guarantee', () => {
+  it('says per backend who refused each raw attack, with the evidence, as the README\'s guarantee table promises', () => {
+    for (const r of report.results) {
+      const promised = PROMISED[r.ns]
+      expect(promised, `${r.ns} has a row in the README's guarantee table`).toBeDefined()
+      const owner = r.guarantees.ownerOnlyWrites!
+      const rollback = r.guarantees.rollbackRejected!
+      expect([r.id, owner.verdict, rollback.verdict]).toEqual([r.id, promised.ownerOnlyWrites[0], promised.rollbackRejected[0]])
+      checkAttack(r, 'ownerOnlyWrites', owner, promised.ownerOnlyWrites[1])
+      const replay = checkAttack(r, 'rollbackRejected', rollback, promised.rollbackRejected[1])
+      // The new reader never saw newer: shown, not counted (after an accepted rollback it gets the older log).
+      expect(replay.readers.filter(reader => reader.counted === false).map(reader => reader.sawNewer)).toEqual([false])
+
+      // A lying store: altered page, altered payload (pointer mode), withheld page, another log's page.
+      const lies = r.guarantees.storeLies!
+      expect(lies.verdict, r.id).toBe(READERS)
+      expect(lies.evidence!.map(e => e.readers[0].code), r.id).toEqual(['INTEGRITY', 'INTEGRITY', 'NOT_FOUND', 'INTEGRITY'])
+      for (const e of lies.evidence!) {
+        const [lying, honest] = e.readers
+        expect(lying, `${r.id} ${e.attack}`).toMatchObject({ fooled: false, intact: true })
+        expect(honest, `${r.id} ${e.attack}: the store honest again, the log completes once`).toMatchObject({ intact: true, length: 61 })
+        expect(honest.code).toBeUndefined()
+        expect(lying.delivered + honest.delivered).toBe(61)
+      }
+
+      // The writer's last publish came from a process that exited; the local store is read from a copy.
+      expect(r.guarantees.writerOffline!.verdict, r.id).toBe('held')
+      expect(r.guarantees.writerOffline!.how).toMatch(/process \(pid \d+\) published message 60 and exited.*copy of the store's blocks.*without the writer's files.*all 61 messages/)
+    }
+    const byNs = (ns: string): BackendResult => report.results.find(r => r.ns === ns)!
+    // The backends' own words: HTTP status and Twirp code, the reverted transaction, the reader's error.
+    expect(byNs('twirp').guarantees.ownerOnlyWrites!.evidence![0].backend).toMatchObject({ accepted: false, status: 403, twirpCode: 'permission_denied' })
+    expect(byNs('twirp').guarantees.rollbackRejected!.evidence![0].backend).toMatchObject({ accepted: false, status: 412, twirpCode: 'failed_precondition' })
+    const forged = byNs('ens').guarantees.ownerOnlyWrites!.evidence![0].backend
+    expect(forged).toMatchObject({ accepted: false, txStatus: 0 })
+    expect(forged.txHash).toMatch(/^0x[0-9a-f]{64}$/)
+    expect(forged.revertReason).toMatch(/revert/i)
+    expect(byNs('ens').guarantees.rollbackRejected!.evidence![0].backend).toMatchObject({ accepted: true, txStatus: 1 })
+    expect(byNs('local').guarantees.ownerOnlyWrites!.evidence![0].backend).toMatchObject({ accepted: true, short: 'file written' })
+    expect(byNs('hypercore').guarantees.rollbackRejected!.evidence![0].backend).toMatchObject({ accepted: true, short: 'fork served' })
+    expect(byNs('local').guarantees.writerOffline!.how).toMatch(/blocks and names/)
+  })
+
+  it('prints a table with a column per backend, a row per metric and guarantee, and who refused each attack', () => {
     const table = renderTable(report)
     for (const r of report.results) expect(table).toContain(r.id)
     for (const m of METRICS) expect(table).toContain(m.label)
     for (const g of GUARANTEES) expect(table).toContain(g.label)
-    expect(table).not.toMatch(/FAILED|did not hold/)
+    const rows = table.split('\n')
+    const row = (label: string): string[] => rows.find(line => line.startsWith(label))!.slice(label.length).trim().split(/\s{2,}/)
+    expect(row('owner-only writes')).toEqual(report.results.map(r => VERDICT_CELL[PROMISED[r.ns].ownerOnlyWrites[0]]))
+    expect(row('rollback rejected')).toEqual(report.results.map(r => VERDICT_CELL[PROMISED[r.ns].rollbackRejected[0]]))
+    expect(table).toContain('twirp+local owner-only writes: refused by the backend — another key moves the name to a forged head continuing the log → HTTP 403 permission_denied')
+    expect(table).not.toMatch(/FAILED|NOT HELD|not measured|did not hold/)
   })
 
   it('writes an HTML report that renders in headless Chromium: one chart per metric, every backend in each, no console errors', async () => {
@@ -87,6 +171,12 @@ describe('remotelog compare on a running devnet', () => {
         expect(chart.height).toBeGreaterThan(100)
         expect(chart.marks).toBeGreaterThan(report.results.length)
       }
+      // Who refused: one cell per backend and guarantee, then every guarantee's evidence.
+      const verdicts = await page.$$eval('table.guarantees tbody td[data-verdict]', tds => tds.map(td => `${td.closest('tr')!.getAttribute('data-backend')!} ${td.getAttribute('data-guarantee')!} ${td.getAttribute('data-verdict')!}`))
+      expect(verdicts).toEqual(report.results.flatMap(r => GUARANTEES.map(g => `${r.id} ${g.key} ${r.guarantees[g.key]!.verdict!}`)))
+      const evidence = await page.$$eval('table.evidence tbody tr', trs => trs.map(tr => tr.textContent ?? ''))
+      expect(evidence).toHaveLength(report.results.length * GUARANTEES.length)
+      expect(evidence.find(text => text.startsWith('ens+localowner-only writes'))).toMatch(/refused by the backend.*tx status 0/)
       const columns = await page.$$eval('table.metrics thead th[data-metric]', ths => ths.map(th => th.getAttribute('data-metric')))
       expect(columns).toEqual(METRICS.map(m => m.key))
       const rows = await page.$$eval('table.metrics tbody tr', trs => trs.map(tr => tr.getAttribute('data-backend')))
