@@ -54,3 +54,11 @@ export function isRemoteLogError (e: unknown, code?: ErrorCode): e is RemoteLogE
 export function fail (code: ErrorCode, message?: string, options?: ErrorOptions): RemoteLogError {
   return new RemoteLogError(code, message, options)
 }
+
+/**
+ * Throws ABORTED when `signal` has aborted: a call given an aborted signal does nothing.
+ * @example checkAborted(options?.signal, 'local')
+ */
+export function checkAborted (signal: AbortSignal | undefined, backend?: string): void {
+  if (signal?.aborted === true) throw fail('ABORTED', 'the call was aborted', { backend, cause: signal.reason })
+}

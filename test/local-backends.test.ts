@@ -22,7 +22,8 @@ casConformance('local', {
     const bytes = await readFile(file)
     bytes[0] ^= 0xff
     await writeFile(file, bytes)
-  }
+  },
+  abort: true
 })
 
 const nsDir = await tempDir()

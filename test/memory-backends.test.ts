@@ -5,7 +5,8 @@ import { memoryNs } from '../adapters/ns/memory.js'
 
 casConformance('memory', {
   create: async () => memoryCas(),
-  corrupt: async (store, id) => { (store as ReturnType<typeof memoryCas>).tamper(id, new Uint8Array([1, 2, 3])) }
+  corrupt: async (store, id) => { (store as ReturnType<typeof memoryCas>).tamper(id, new Uint8Array([1, 2, 3])) },
+  abort: true
 })
 
 const shared = memoryNs()

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import type { CID } from 'multiformats/cid'
 import type { ContentStore } from '../../core/content-store.js'
-import { fail } from '../../core/errors.js'
+import { checkAborted, fail } from '../../core/errors.js'
 import { checkSize, cidOf, verifyBytes } from '../../core/ids.js'
 import { fileLogHeads } from './log-heads.js'
 
@@ -32,12 +32,14 @@ export async function localCas (options: LocalCasOptions): Promise<ContentStore>
     backend: 'local',
     capabilities: { delete: true },
     async put (bytes, callOptions) {
+      checkAborted(callOptions?.signal, 'local')
       checkSize(bytes, 'local')
       const id = cidOf(bytes)
       await store.put(id, bytes, callOptions)
       return id
     },
     async get (id: CID, callOptions) {
+      checkAborted(callOptions?.signal, 'local')
       const chunks: Uint8Array[] = []
       try {
         for await (const chunk of store.get(id, callOptions)) chunks.push(chunk)
@@ -47,7 +49,10 @@ export async function localCas (options: LocalCasOptions): Promise<ContentStore>
       }
       return verifyBytes(id, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), 'local')
     },
-    async has (id, callOptions) { return await store.has(id, callOptions) },
+    async has (id, callOptions) {
+      checkAborted(callOptions?.signal, 'local')
+      return await store.has(id, callOptions)
+    },
     async delete (id, callOptions) { await store.delete(id, callOptions) },
     // Inside the block folder (blockstore-fs only looks at its *.data files): shared with the blocks.
     heads: fileLogHeads(join(options.path, 'log-heads')),

@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import type { ContentStore } from '../../core/content-store.js'
-import { fail } from '../../core/errors.js'
+import { checkAborted, fail } from '../../core/errors.js'
 import { checkSize, cidOf, verifyBytes } from '../../core/ids.js'
 import { memoryLogHeads } from './log-heads.js'
 
@@ -23,18 +23,23 @@ export function memoryCas (): MemoryContentStore {
     backend: 'memory',
     capabilities: { delete: true },
     get size () { return blocks.size },
-    async put (bytes) {
+    async put (bytes, options) {
+      checkAborted(options?.signal, 'memory')
       checkSize(bytes, 'memory')
       const id = cidOf(bytes)
       blocks.set(id.toString(), bytes.slice())
       return id
     },
-    async get (id) {
+    async get (id, options) {
+      checkAborted(options?.signal, 'memory')
       const bytes = blocks.get(id.toString())
       if (bytes === undefined) throw fail('NOT_FOUND', `no object ${id.toString()}`, { backend: 'memory' })
       return verifyBytes(id, bytes, 'memory')
     },
-    async has (id) { return blocks.has(id.toString()) },
+    async has (id, options) {
+      checkAborted(options?.signal, 'memory')
+      return blocks.has(id.toString())
+    },
     async delete (id) { blocks.delete(id.toString()) },
     heads: memoryLogHeads(),
     tamper (id, bytes) { blocks.set(id.toString(), bytes) },
