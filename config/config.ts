@@ -51,6 +51,7 @@ export function defaultConfig (store = defaultStoreDir()): Config {
   }
 }
 
+/** The config file of a state dir: `explicit` when given, else `<stateDir>/config.json`. */
 export function configPath (stateDir: string, explicit?: string): string {
   return explicit !== undefined ? resolve(explicit) : join(stateDir, 'config.json')
 }

@@ -4,6 +4,7 @@ import { fail } from '../core/errors.js'
 import { openCas, openNs } from '../adapters/registry.js'
 import { configPath, loadConfig, type Config } from './config.js'
 
+/** Where the endpoint lives and which config it uses. */
 export interface OpenEndpointOptions {
   /** The endpoint's state dir. */
   dir: string

@@ -5,6 +5,7 @@ import type { DevnetSettings } from '../devnet/settings.js'
 import { remoteConfig } from '../service/remote-config.js'
 import { defaultConfig, type Config } from './config.js'
 
+/** What `remotelog init` was asked for: backends, profile, remote service, names. */
 export interface InitChoices {
   stateDir: string
   store: string
@@ -21,6 +22,7 @@ export interface InitChoices {
 
 /** CAS drivers `init` has a preset for, and NS drivers likewise (`memory` for library use: the CLI refuses it). */
 export const casPresets = ['local', 'memory', 'helia', 'kubo', 'twirp'] as const
+/** The name systems `init --ns` knows. */
 export const nsPresets = ['local', 'memory', 'ens', 'hypercore', 'twirp', 'dns', 'ipns'] as const
 
 /** Kubo's own default RPC address, for `--cas kubo` without a devnet. */

@@ -7,6 +7,10 @@ export interface LogAddress {
   name: string
 }
 
+/**
+ * Writes a log address as text: `scheme:name`.
+ * @example formatAddress({ scheme: 'local', name }) // local:b…
+ */
 export function formatAddress (address: LogAddress): string {
   return `${address.scheme}:${address.name}`
 }

@@ -1,5 +1,6 @@
 import type { CID } from 'multiformats/cid'
 
+/** Per-call options every backend takes: an abort signal. */
 export interface CallOptions {
   signal?: AbortSignal
 }

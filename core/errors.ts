@@ -13,8 +13,10 @@ export const ErrorCodes = {
   INVALID_CONFIG: 'Invalid configuration'
 } as const
 
+/** One of the stable error codes (`NOT_FOUND`, `CONFLICT`, …). */
 export type ErrorCode = keyof typeof ErrorCodes
 
+/** What an error carries beside its code and message. */
 export interface ErrorOptions {
   /** Which backend raised it, e.g. `ens`, `kubo`. Shown as `[remotelog] [ens] …`. */
   backend?: string

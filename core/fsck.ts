@@ -30,6 +30,7 @@ export interface Problem {
   repaired?: boolean
 }
 
+/** What fsck found and repaired, and what it checked. */
 export interface FsckReport {
   /** Everything found; those with `repaired` are fixed. */
   problems: Problem[]
@@ -48,6 +49,7 @@ export interface FsckTarget {
   durability?: Durability
 }
 
+/** Whether fsck repairs what it can. */
 export interface FsckOptions {
   /** Rewrite damaged journals and messages files keeping every intact record (see `fsck`). */
   repair?: boolean

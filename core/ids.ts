@@ -10,6 +10,7 @@ const SHA2_256 = 0x12
 /** IPFS block limit: no single stored object may be larger. */
 export const MAX_OBJECT_BYTES = 1024 * 1024
 
+/** The SHA-256 digest of `bytes` (the default message id). */
 export function sha256 (bytes: Uint8Array): Uint8Array {
   return createHash('sha256').update(bytes).digest()
 }

@@ -7,6 +7,7 @@ import { MAX_OBJECT_BYTES } from './ids.js'
  */
 export type LogMode = 'pointer' | 'inline' | 'hybrid'
 
+/** How a log's pages are made: mode, page size, fetch concurrency. */
 export interface LogOptions {
   mode: LogMode
   /** Entries per page before a new head page starts. */
@@ -19,6 +20,7 @@ export interface LogOptions {
   concurrency: number
 }
 
+/** The defaults: inline pages of up to 256 entries or 256 KiB, 16 fetches in flight. */
 export const defaultLogOptions: LogOptions = {
   mode: 'inline',
   pageEntries: 256,

@@ -14,6 +14,7 @@ import type { PackProgress } from './pack-verify.js'
 import type { Entry } from './page.js'
 import { walkChain, type ChainPage } from './page-chain.js'
 
+/** What to export: the store, the head, and where an incremental pack starts. */
 export interface ExportPackOptions {
   /** The store holding the log's pages and payloads. */
   cas: ContentStore

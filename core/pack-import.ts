@@ -5,6 +5,7 @@ import { PackChecker, type PackSummary } from './pack-check.js'
 import { openPack } from './pack-read.js'
 import { verifyPack, type PackProgress } from './pack-verify.js'
 
+/** Options of an import: abort it, and watch it progress. */
 export interface ImportPackOptions {
   /** Puts in flight at once (default 16). */
   concurrency?: number
@@ -17,6 +18,7 @@ export interface ImportPackOptions {
   onProgress?: (progress: PackProgress & { phase: 'verify' | 'import' }) => void
 }
 
+/** What an import checked and stored. */
 export interface ImportSummary extends PackSummary {
   fileBytes: number
   /** Blocks put into the store (pages and payloads; the manifest is not stored). */

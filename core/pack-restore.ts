@@ -9,6 +9,7 @@ import { fetchPage, walkChain } from './page-chain.js'
 import type { WriterState, WriterStorage } from './writer-storage.js'
 import { LogWriter } from './writer.js'
 
+/** The log a restored head continues: backends, owner key, the writer's storage. */
 export interface RestoreHeadOptions {
   /** The store the pack was imported into; the writer continues the log there. */
   cas: ContentStore
@@ -21,6 +22,7 @@ export interface RestoreHeadOptions {
   signal?: AbortSignal
 }
 
+/** Where the restored log lives now, and whether the restore moved its name. */
 export interface RestoreResult {
   address: string
   head: string

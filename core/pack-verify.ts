@@ -9,6 +9,7 @@ export interface PackProgress {
   fileBytes?: number
 }
 
+/** Options of a verify: abort it, and watch it progress. */
 export interface VerifyPackOptions {
   signal?: AbortSignal
   /** Called after each block. */

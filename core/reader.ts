@@ -30,6 +30,7 @@ export interface Message {
   timestamp?: bigint
 }
 
+/** What a reader reads from: the backends and the name, with its fetch window and page cache. */
 export interface ReaderOptions {
   cas: ContentStore
   ns: NameSystem

@@ -8,6 +8,7 @@ import { fetchPage, walkChain } from './page-chain.js'
 import { memoryScrubJournal, type ScrubJournal, type ScrubRecord } from './scrub-journal.js'
 import type { LogWriter, PublishResult } from './writer.js'
 
+/** Where a scrub keeps its own journal between its publish and its deletes, and an abort signal. */
 export interface ScrubOptions {
   /** Where the scrub records what to delete across a crash (default: in memory). */
   journal?: ScrubJournal

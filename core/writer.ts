@@ -25,6 +25,7 @@ export type AppendInput = Uint8Array | string | {
   timestamp?: bigint | number
 }
 
+/** What a publish made public: the new head record, how many appends, how many pages. */
 export interface PublishResult extends HeadRecord {
   /** How many appends this publish made public. */
   published: number
@@ -33,6 +34,7 @@ export interface PublishResult extends HeadRecord {
   receipt: PublishReceipt
 }
 
+/** A writer's backends, its owner key, where it keeps state and journal, and its page options. */
 export interface WriterOptions {
   cas: ContentStore
   ns: NameSystem

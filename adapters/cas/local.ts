@@ -6,6 +6,7 @@ import { checkAborted, fail } from '../../core/errors.js'
 import { checkSize, cidOf, verifyBytes } from '../../core/ids.js'
 import { fileLogHeads } from './log-heads.js'
 
+/** Where the on-disk store keeps its blocks. */
 export interface LocalCasOptions {
   /** Folder of the blockstore, shared by every endpoint that uses the same store. */
   path: string
