@@ -42,7 +42,9 @@ nsConformance('hypercore', {
     return await open(storageOf.get(ns))
   },
   // Two storages holding one key can both append: the feed forks, and readers report equivocation.
-  atomicAcrossClients: false
+  atomicAcrossClients: false,
+  // No peer holds the core, so none can say that nothing was published.
+  unpublishedCode: 'UNAVAILABLE'
 })
 
 const owner = (): OwnerKey => ({ label: 'alice', secret: randomBytes(32) })
@@ -121,7 +123,7 @@ describe('hypercore configuration and names', () => {
     await expectCode(a.publish(name, { ...record(1), head: 'nonsense' as never }, alice), 'INVALID_INPUT')
     await expectCode(a.publish(name, { ...record(1), revision: -1 }, alice), 'INVALID_INPUT')
     await expectCode(a.publish(name, record(1), { label: 'alice', secret: new Uint8Array(3) }), 'INVALID_INPUT')
-    await expectCode(a.resolve(name), 'NOT_FOUND') // nothing was published by the bad calls
+    await expectCode(a.resolve(name), 'NOT_FOUND') // nothing was published by the bad calls (the raw writer's empty core answers)
   })
 })
 
@@ -183,9 +185,20 @@ describe('hypercore between peers', () => {
     expect(seen).toEqual([1, 2, 3, 4, 5, 6])
   })
 
-  it('a cold reader gets NOT_FOUND when no peer holds the name, and a bounded UNAVAILABLE when the DHT is unreachable', async () => {
+  it('a cold reader gets NOT_FOUND only when a peer answered that the core is empty; UNAVAILABLE, bounded, when none answered', async () => {
     const reader = await peerNs(1500)
-    await expectCode(reader.resolve(await reader.nameOf(owner())), 'NOT_FOUND')
+    const nobody = await reader.nameOf(owner())
+    const unserved = await reader.resolve(nobody).catch(e => e)
+    expect(unserved).toMatchObject({ code: 'UNAVAILABLE', details: { peers: 0, answered: 0 } })
+    expect(String(unserved.message)).toMatch(/no peer answered .*none found on the DHT/)
+
+    // A seeder holds the (empty) core: it answers, so "nothing published yet" is known.
+    const seeder = await startSeeder({ storage: await tempDir('remotelog-seeder-'), bootstrap: testnet.bootstrap, timeoutMs: 1500, keys: [nobody] })
+    onTestFinished(async () => { await seeder.close() })
+    expect(await seeder.seed(nobody)).toMatchObject({ length: 0, hasHead: false })
+    const answered = await peerNs(TIMEOUT_MS)
+    const empty = await answered.resolve(nobody).catch(e => e)
+    expect(empty).toMatchObject({ code: 'NOT_FOUND', details: { answered: 1 } })
 
     const socket = createSocket('udp4')
     await new Promise<void>(resolve => socket.bind(0, '127.0.0.1', resolve))

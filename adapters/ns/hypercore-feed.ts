@@ -103,17 +103,40 @@ export async function newestHead (feed: Feed, deadline: Deadline): Promise<{ ind
   }
 }
 
+/** Replication peers of a core, as far as `noHead` looks at them (`core.peers[i]`, untyped upstream). */
+interface SyncedPeer {
+  /** True once the peer told us its length for this core (its first `sync` message arrived). */
+  remoteSynced: boolean
+}
+
+/**
+ * The error for a core with no block. NOT_FOUND ("nothing published yet") only when this is
+ * known: the core is this process's own, or a peer answered that it holds no block either (a
+ * writer's or seeder's empty core). When no peer answered — none found on the DHT, or connections
+ * that never said a word (holepunchto/hyperdht#304) — nobody can tell an unpublished log from one
+ * whose writer and seeders are offline: UNAVAILABLE, so a follower's sync fails instead of
+ * reporting `published: false`.
+ */
+function noHead (feed: Feed): Error {
+  const peers = feed.core.peers as SyncedPeer[]
+  const answered = peers.filter(peer => peer.remoteSynced).length
+  const details = { name: feed.name, peers: peers.length, answered }
+  if (isOwn(feed)) return fail('NOT_FOUND', `nothing is published at hypercore:${feed.name} yet (this is its writer)`, { backend: BACKEND, details })
+  if (answered > 0) return fail('NOT_FOUND', `nothing is published at hypercore:${feed.name} yet: ${answered} peer(s) answered without a head`, { backend: BACKEND, details })
+  const found = peers.length === 0 ? 'none found on the DHT' : `${peers.length} connected, none answered`
+  return fail('UNAVAILABLE', `no peer answered for hypercore:${feed.name} (${found}): its writer and seeders may be offline, or nothing was published`, { backend: BACKEND, details })
+}
+
 /**
  * Resolves a feed: refreshes from peers unless it is our own (or `network` is false), reads the
- * newest head, applies the rollback policy and remembers what it accepted.
+ * newest head, applies the rollback policy and remembers what it accepted. An empty core fails with
+ * NOT_FOUND or UNAVAILABLE (see `noHead`).
  */
 export async function resolveFeed (peer: HypercorePeer, feed: Feed, deadline: Deadline, network = true): Promise<ResolvedHead> {
   if (feed.memory.equivocation !== undefined) throw equivocationError(feed.name, feed.memory.equivocation)
   if (network && !isOwn(feed)) await refreshFromPeers(peer, feed, deadline)
   const newest = await newestHead(feed, deadline)
-  if (newest === undefined) {
-    throw fail('NOT_FOUND', `no peer holds a head for hypercore:${feed.name}`, { backend: BACKEND, details: { name: feed.name, peers: feed.core.peers.length } })
-  }
+  if (newest === undefined) throw noHead(feed)
   checkForward(feed.name, feed.memory, feed.core, newest.index, newest.head)
   await rememberSeen(feed.core, feed.memory, {
     fork: feed.core.fork, index: newest.index, revision: newest.head.revision, head: newest.head.head.toString()

@@ -20,6 +20,11 @@ export interface NsHarness {
    * backend such as ENS): readers then see the later one and refuse a chain that does not continue.
    */
   atomicAcrossClients?: boolean
+  /**
+   * The code resolving a name nobody published fails with: NOT_FOUND (default), or UNAVAILABLE where
+   * only peers could say so and none is online (Hypercore: no peer answered).
+   */
+  unpublishedCode?: 'NOT_FOUND' | 'UNAVAILABLE'
 }
 
 let counter = 0
@@ -59,9 +64,9 @@ export function nsConformance (name: string, harness: NsHarness): void {
       }
     }
 
-    it('fails to resolve a name nobody published with NOT_FOUND', async () => {
+    it(`fails to resolve a name nobody published with ${harness.unpublishedCode ?? 'NOT_FOUND'}`, async () => {
       const name = await ns.nameOf(newOwner('nobody'))
-      await expectCode(ns.resolve(name), 'NOT_FOUND')
+      await expectCode(ns.resolve(name), harness.unpublishedCode ?? 'NOT_FOUND')
     })
 
     it('resolves what the owner published', async () => {
