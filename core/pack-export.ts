@@ -130,10 +130,13 @@ export async function exportPack (out: string, options: ExportPackOptions): Prom
     await put(manifestId, manifest)
     let page: ChainPage = first.value!
     for (;;) {
+      // The older page is read while this one and its payloads are written.
+      const older = chain.next()
+      older.catch(() => {})
       await put(page.id, page.bytes)
       const entries = page.page.entries.filter(e => e.seq >= since)
       for await (const block of payloads(cas, entries, window, signal)) await put(block.cid, block.bytes)
-      const next = await chain.next()
+      const next = await older
       if (next.done === true) break
       page = next.value
     }
