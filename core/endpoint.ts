@@ -14,6 +14,7 @@ import type { StoredEntry } from './entry-file.js'
 import { fail, isRemoteLogError } from './errors.js'
 import { crashPoint } from './crash-point.js'
 import type { CID } from 'multiformats/cid'
+import { toCid } from './ids.js'
 // Packs and scrub load when used: a command that appends or syncs starts without them.
 import type { ExportPackOptions, ExportSummary } from './pack-export.js'
 import type { ImportPackOptions, ImportSummary } from './pack-import.js'
@@ -22,6 +23,7 @@ import type { ScrubResult } from './scrub.js'
 import { liveFollow, type WatchOptions } from './live-follow.js'
 import { syncEach, type SyncResult } from './sync-each.js'
 
+/** What an endpoint is made of: its state dir, its backends and how its logs are paged and kept. */
 export interface EndpointOptions {
   /** The state dir: keys, own logs' journals, followed logs' cursors and messages. */
   dir: string
@@ -60,6 +62,7 @@ export interface SyncReport {
   ms: number
 }
 
+/** Options of one sync: abort it, and watch it progress. */
 export interface SyncOptions {
   signal?: AbortSignal
   /** Called as messages arrive, with the count so far and the log's length when known. */
@@ -76,6 +79,22 @@ export interface ScrubEvent {
   alias: string
   address: string
   seqs: number[]
+}
+
+/** One own log's state as plain data (`Endpoint.logStatus`), read afresh from the state dir. */
+export interface LogStatus {
+  log: string
+  /** The address readers follow, e.g. `local:b…`. */
+  address: string
+  /** Entries made public by the last acknowledged publish. */
+  length: number
+  revision: number
+  /** The head page of the last acknowledged publish; undefined before the first. */
+  head?: CID
+  /** Appends journaled but not yet published. */
+  pending: number
+  /** Sequence numbers scrubbed so far. */
+  scrubbed: number[]
 }
 
 const DEFAULT_LOG = 'default'
@@ -167,6 +186,28 @@ export class Endpoint {
   /** Own logs (those with a key). */
   async logs (): Promise<string[]> {
     return await this.keys.logs()
+  }
+
+  /**
+   * An own log's length, revision, head, pending appends and scrubbed sequences, as plain data read
+   * afresh under the log's lock (another process may have appended or published since this
+   * endpoint opened it). NOT_FOUND for a log with no key here.
+   * @example const { length, pending } = await alice.logStatus('default')
+   */
+  async logStatus (log = DEFAULT_LOG): Promise<LogStatus> {
+    const writer = await this.writer(log)
+    const storage = this.writerStorage(log)
+    const { state, journal } = await storage.exclusive(async () => ({ state: await storage.loadState(), journal: await storage.readJournal() }))
+    const length = state?.length ?? 0
+    return {
+      log,
+      address: formatAddress({ scheme: this.options.ns.scheme, name: writer.name }),
+      length,
+      revision: state?.revision ?? 0,
+      head: state?.head === undefined ? undefined : toCid(state.head),
+      pending: journal.filter(e => e.seq >= length).length,
+      scrubbed: [...(state?.scrubbed ?? [])]
+    }
   }
 
   /** Starts following a log; the alias defaults to the address's name. */
@@ -301,9 +342,11 @@ export class Endpoint {
   }
 
   /**
-   * Follows a log live: syncs now, then again each time its name system reports a new head
-   * (push where the backend can watch, else every `pollMs`), yielding each sync's report until
-   * `signal` aborts. Survives outages: a transient error (UNAVAILABLE, TIMEOUT) is reported through
+   * Follows a log live: syncs now, then again each time its name system reports a new head (pushed
+   * where the backend can: file-system events, the service's long-poll, new blocks, Hypercore
+   * appends), yielding each sync's report until `signal` aborts. `pollMs` is handed to the name
+   * system's watch: how often it looks where it cannot push, and its re-check for a lost
+   * notification. Survives outages: a transient error (UNAVAILABLE, TIMEOUT) is reported through
    * `onRetry`, and after a capped exponential backoff the follower syncs again from its stored cursor
    * and restarts the name system's watch; other errors end it (see `liveFollow` in core/live-follow.ts).
    * @example
@@ -317,7 +360,7 @@ export class Endpoint {
     yield * liveFollow({
       alias,
       sync: async () => await this.sync(alias, options),
-      heads: watch === undefined ? undefined : signal => watch(name, { signal }),
+      heads: watch === undefined ? undefined : signal => watch(name, { signal, pollMs: options.pollMs }),
       syncedHead: async () => (await this.follows.get(alias)).cursor.head
     }, options)
   }

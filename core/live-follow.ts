@@ -25,7 +25,12 @@ export interface RetryEvent {
 export interface WatchOptions extends Omit<SyncOptions, 'signal'> {
   /** Stops following; the watch then ends without an error. */
   signal: AbortSignal
-  /** How often to sync where the name system cannot watch, in ms. Default 1 000. */
+  /**
+   * How often to look for a new head where the name system cannot push, in ms: passed to the name
+   * system's watch (its poll interval, and its re-check in case a notification is lost), and used
+   * here where the name system has no watch at all (default 1 000 there). Unset, each name system
+   * keeps its own default.
+   */
   pollMs?: number
   /** Called before each wait after a transient error (e.g. to print it). */
   onRetry?: (event: RetryEvent) => void

@@ -32,16 +32,29 @@ export interface ResolvedHead {
   revision?: number
 }
 
+/** Options of a publish: the head it replaces, for compare-and-swap. */
 export interface PublishOptions extends CallOptions {
   /** The head this writer published last (compare-and-swap); undefined for a first publish. */
   previous?: CID
 }
 
+/** What a backend reports about a publish (gas, blocks, …). */
 export interface PublishReceipt {
   /** Backend specifics worth reporting, e.g. `{ gasUsed: 46512 }` on ENS. */
   [key: string]: unknown
 }
 
+/** Options of `NameSystem.watch`. */
+export interface WatchHeadsOptions extends CallOptions {
+  /**
+   * Longest time between two looks at the name: the poll interval where the backend cannot push
+   * (or its notifications are unavailable), and the re-check that catches a lost notification.
+   * Each backend has a default; `Endpoint.watch({ pollMs })` passes its own.
+   */
+  pollMs?: number
+}
+
+/** What a name system can do beyond the contract. */
 export interface NsCapabilities {
   /** `watch` delivers new heads as they are published. */
   watch: boolean
@@ -69,6 +82,6 @@ export interface NameSystem {
   publish (name: string, record: HeadRecord, owner: OwnerKey, options?: PublishOptions): Promise<PublishReceipt>
   resolve (name: string, options?: CallOptions): Promise<ResolvedHead>
   /** Yields each new head as it is published, until `signal` aborts. Only when `capabilities.watch`. */
-  watch? (name: string, options: CallOptions): AsyncIterable<ResolvedHead>
+  watch? (name: string, options: WatchHeadsOptions): AsyncIterable<ResolvedHead>
   close (): Promise<void>
 }

@@ -1,13 +1,15 @@
-import { fromBinary } from '@bufbuild/protobuf'
+import { fromBinary, type MessageInitShape } from '@bufbuild/protobuf'
 import { createContextKey, type HandlerContext, type ServiceImpl } from '@connectrpc/connect'
 import { fail, isRemoteLogError } from '../core/errors.js'
 import { openRecord, publicKeyOfName } from '../core/signed-record.js'
+import { Wakeup } from '../adapters/ns/head-watch.js'
 import type { RecordNameSystem } from '../adapters/ns/record-ns.js'
-import type { NS } from '../proto/gen/vac/ns/ns_pb.js'
+import type { ContentSchema, NS, Query } from '../proto/gen/vac/ns/ns_pb.js'
 import { SignedRecordSchema } from '../proto/gen/vac/remotelog/remotelog_pb.js'
 import { KeyedLock } from './keyed-lock.js'
 import { TokenBuckets, type Reservation } from './rate-limit.js'
 import { TwirpError } from './twirp-wire.js'
+import { WaitSlots } from './wait-slots.js'
 
 /** What NS clients can make the service store. A record's name is its key, so names are what is bounded. */
 export interface NsLimits {
@@ -21,9 +23,18 @@ export interface NsLimits {
   updatesPerSecond: number
   /** Updates one name may store at once before the sustained rate applies. Default 5 seconds' worth. */
   updateBurst: number
+  /** Longest a long-polling Fetch is held, in ms (a client may ask for less). 0 turns long-polls off. Default 25 000. */
+  maxWaitMs: number
+  /** Long-polling Fetches held at once for one client (an IPv4 address, an IPv6 /64); more are answered at once. Default 32. */
+  waitsPerClient: number
+  /** Long-polling Fetches held at once in all; more are answered at once. Default 1 000. */
+  maxWaits: number
 }
 
-const DEFAULT_LIMITS = { maxRecordBytes: 10 * 1024, maxNames: 10_000, newNamesPerMinute: 60, updatesPerSecond: 10 }
+const DEFAULT_LIMITS = { maxRecordBytes: 10 * 1024, maxNames: 10_000, newNamesPerMinute: 60, updatesPerSecond: 10, maxWaitMs: 25_000, waitsPerClient: 32, maxWaits: 1_000 }
+
+/** While a long-poll is held, the record is re-read at least this often, in case a change notification was lost. */
+const RECHECK_MS = 2_000
 
 /** The limits with defaults filled in; INVALID_CONFIG for a value that is not a count. */
 export function nsLimits (given: Partial<NsLimits> = {}): NsLimits {
@@ -52,6 +63,10 @@ export interface NsServiceOptions {
   limits?: Partial<NsLimits>
   /** Names the NS held when the service started (counted against `maxNames`). Default 0. */
   storedNames?: number
+  /** The long-polls held (default: a new count from `limits`); the server shares it to report `waiting`. */
+  waits?: WaitSlots
+  /** Aborted when the service starts shutting down: held long-polls answer at once. */
+  stopping?: AbortSignal
 }
 
 /**
@@ -64,6 +79,7 @@ export interface NsServiceOptions {
  * client's `newNamesPerMinute`, or an update past the name's rate → Twirp `resource_exhausted`
  * (`meta.retry_after_ms` when waiting helps). Only updates that would be stored count against a
  * rate: forged or stale updates of someone else's name cannot use up its owner's allowance.
+ * Fetch long-polls when asked to (`wait_ms`), within `maxWaitMs`, `waitsPerClient` and `maxWaits`.
  * @example createServiceImplSpec(NS, nsService(localNs({ path }), { limits: { maxNames: 1000 } }))
  */
 export function nsService (ns: RecordNameSystem, options: NsServiceOptions = {}): ServiceImpl<typeof NS> {
@@ -71,6 +87,7 @@ export function nsService (ns: RecordNameSystem, options: NsServiceOptions = {})
   const locks = new KeyedLock()
   const updates = new TokenBuckets(limits.updateBurst, limits.updatesPerSecond)
   const newNames = new TokenBuckets(limits.newNamesPerMinute, limits.newNamesPerMinute / 60)
+  const waits = options.waits ?? new WaitSlots(limits.maxWaits, limits.waitsPerClient)
   let names = options.storedNames ?? 0
   let creating = 0
 
@@ -135,7 +152,7 @@ export function nsService (ns: RecordNameSystem, options: NsServiceOptions = {})
         try {
           if (current === undefined) uses.push(reserveNewName(request.name, context))
           // A record that is not newer is refused below (CONFLICT) without counting against the rate.
-          if (current === undefined || sequence > sequenceOf(current)) uses.push(reserveUpdate(request.name))
+          if (current === undefined || BigInt(sequence) > sequenceOf(current)) uses.push(reserveUpdate(request.name))
           await permittedAsync(async () => { await ns.acceptRecord(request.name, request.content, { signal: context.signal }) }, request.name)
           for (const use of uses) use.commit()
         } finally {
@@ -147,17 +164,51 @@ export function nsService (ns: RecordNameSystem, options: NsServiceOptions = {})
 
     async fetch (request, context) {
       publicKeyOfName(request.name)
+      if (request.waitMs > 0) return await longPoll(request, context)
       return { data: await ns.readRecord(request.name, { signal: context.signal }) }
+    }
+  }
+
+  /**
+   * A Fetch that waits (see proto/vac/ns/ns.proto): held until the record's sequence is above
+   * `afterSequence` (or a record exists), the wait ends, the client goes away or the service stops,
+   * then answered with what is stored. Past the per-client or total bound it is answered at once
+   * with `waitMs: 0`. Woken by this service's own Updates at once and by other writers of the store
+   * through its change notifications, and re-reads every RECHECK_MS whatever happens.
+   */
+  async function longPoll (request: Query, context: HandlerContext): Promise<MessageInitShape<typeof ContentSchema>> {
+    const answer = (data: Uint8Array | undefined, waitMs: number): MessageInitShape<typeof ContentSchema> => ({ data: data ?? new Uint8Array(0), waitMs })
+    const newer = (data: Uint8Array | undefined): boolean =>
+      data !== undefined && (request.afterSequence === undefined || sequenceOf(data) > request.afterSequence)
+    const granted = Math.min(request.waitMs, limits.maxWaitMs)
+    const release = granted > 0 && options.stopping?.aborted !== true ? waits.take(context.values.get(CLIENT_KEY)) : undefined
+    if (release === undefined) return answer(await stored(request.name, context.signal), 0)
+    const wake = new Wakeup()
+    let stop: (() => void) | undefined
+    try {
+      stop = await ns.changes(request.name, wake.fire)
+      const signal = options.stopping === undefined ? context.signal : AbortSignal.any([context.signal, options.stopping])
+      const deadline = performance.now() + granted
+      for (;;) {
+        wake.clear()
+        const data = await stored(request.name, context.signal)
+        const left = deadline - performance.now()
+        if (newer(data) || left <= 0 || signal.aborted) return answer(data, granted)
+        await wake.wait(Math.min(left, RECHECK_MS), signal)
+      }
+    } finally {
+      stop?.()
+      release()
     }
   }
 }
 
 /** The sequence of a record the service stored (it was checked then); -1 when it does not decode. */
-function sequenceOf (record: Uint8Array): number {
+function sequenceOf (record: Uint8Array): bigint {
   try {
-    return Number(fromBinary(SignedRecordSchema, record).sequence)
+    return BigInt(fromBinary(SignedRecordSchema, record).sequence)
   } catch {
-    return -1
+    return -1n
   }
 }
 

@@ -34,6 +34,7 @@ export async function serve (options: ServeOptions): Promise<RunningService> {
       url: service.url,
       get inFlight () { return service.inFlight },
       get connections () { return service.connections },
+      get waiting () { return service.waiting },
       async close () {
         await service.close()
         await Promise.allSettled([backends.cas.close(), backends.ns.close()])

@@ -17,6 +17,7 @@ import { toTwirpError } from './error-codes.js'
 import { DEFAULT_MAX_BODY_BYTES } from './limits.js'
 import { pickRoute, twirpErrorResponse, twirpHandlerFactory } from './twirp-protocol.js'
 import { isTwirpError, TwirpError } from './twirp-wire.js'
+import { WaitSlots } from './wait-slots.js'
 
 export interface ServiceOptions {
   /** Interface to listen on; default 127.0.0.1. */
@@ -35,7 +36,8 @@ export interface ServiceOptions {
   tokenCoversNs?: boolean
   /**
    * Bounds on what NS clients can make the service store: record size (default 10 KiB), names in all
-   * (10 000), new names per client per minute (60), updates per name per second (10, bursts of 5 s worth).
+   * (10 000), new names per client per minute (60), updates per name per second (10, bursts of 5 s worth);
+   * and on the long-polling Fetches it holds: each at most 25 s, 32 per client, 1 000 in all.
    */
   nsLimits?: Partial<NsLimits>
   /** How many names the NS already holds, asked once at start, so `nsLimits.maxNames` counts them too. */
@@ -46,7 +48,7 @@ export interface ServiceOptions {
   requestTimeoutMs?: number
   /** Idle keep-alive connections close after this. Default 5 s. */
   keepAliveTimeoutMs?: number
-  /** `close()` waits this long for in-flight requests before cancelling them. Default 10 s. */
+  /** `close()` waits this long for in-flight requests before cancelling them (held long-polls answer at once). Default 10 s. */
   shutdownGraceMs?: number
   /** Called with errors that became `internal` responses (their details are not sent to clients). */
   onInternalError?: (error: unknown) => void
@@ -59,6 +61,8 @@ export interface RunningService {
   readonly inFlight: number
   /** Open client connections. */
   readonly connections: number
+  /** Long-polling NS Fetches held now. */
+  readonly waiting: number
   /** Stops accepting, lets in-flight requests finish (up to the grace time), closes every connection. */
   close (): Promise<void>
 }
@@ -80,6 +84,10 @@ export async function startService (options: ServiceOptions): Promise<RunningSer
   }
   const storedNames = await options.countStoredNames?.() ?? 0
   const shutdown = new AbortController()
+  // Aborted as soon as close() starts: held long-polls answer at once instead of holding the shutdown.
+  const stopping = new AbortController()
+  setMaxListeners(0, stopping.signal)
+  const waits = new WaitSlots(limits.maxWaits, limits.waitsPerClient)
   // Every request's handler context listens on this signal until it ends (Connect removes the listener).
   setMaxListeners(0, shutdown.signal)
   const factoryFor = (bodyLimit: number): ReturnType<typeof twirpHandlerFactory> => twirpHandlerFactory({
@@ -96,7 +104,7 @@ export async function startService (options: ServiceOptions): Promise<RunningSer
   for (const handler of [
     ...createUniversalServiceHandlers(createServiceImplSpec<typeof CAS>(CAS, casService(options.cas)), [factoryFor(maxBodyBytes)]),
     // NS messages are small: their bodies are refused past what the largest record needs.
-    ...createUniversalServiceHandlers(createServiceImplSpec<typeof NS>(NS, nsService(options.ns, { limits, storedNames })),
+    ...createUniversalServiceHandlers(createServiceImplSpec<typeof NS>(NS, nsService(options.ns, { limits, storedNames, waits, stopping: stopping.signal })),
       [factoryFor(Math.min(maxBodyBytes, nsMaxBodyBytes(limits)))])
   ]) routes.set(handler.requestPath, handler)
 
@@ -177,6 +185,7 @@ export async function startService (options: ServiceOptions): Promise<RunningSer
   let closing: Promise<void> | undefined
   async function close (): Promise<void> {
     draining = true
+    stopping.abort()
     const closed = new Promise<void>(resolve => server.close(() => resolve()))
     server.closeIdleConnections()
     await idle(options.shutdownGraceMs ?? 10_000)
@@ -199,6 +208,7 @@ export async function startService (options: ServiceOptions): Promise<RunningSer
     url: `http://${host}:${address.port}`,
     get inFlight () { return inFlight },
     get connections () { return sockets.size },
+    get waiting () { return waits.held },
     async close () { await (closing ??= close()) }
   }
 }

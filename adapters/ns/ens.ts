@@ -1,16 +1,17 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Contract, Interface, Wallet, ZeroAddress, concat, getAddress, isAddress, keccak256, toUtf8Bytes, type TransactionReceipt, type TransactionRequest } from 'ethers'
 import type { CID } from 'multiformats/cid'
 import type { CallOptions } from '../../core/content-store.js'
 import { fail, isRemoteLogError } from '../../core/errors.js'
 import { toCid } from '../../core/ids.js'
 import { Mutex } from '../../core/mutex.js'
-import type { HeadRecord, NameSystem, OwnerKey, PublishOptions, PublishReceipt, ResolvedHead } from '../../core/name-system.js'
+import type { HeadRecord, NameSystem, OwnerKey, PublishOptions, PublishReceipt, ResolvedHead, WatchHeadsOptions } from '../../core/name-system.js'
 import type { BackendContext } from '../registry.js'
+import { blockFeed } from './ens-blocks.js'
 import { connectChain, type Chain, type ChainOptions } from './ens-chain.js'
 import { REGISTRAR_ABI, REGISTRY_ABI, RESOLVER_ABI, decodeContenthash, encodeContenthash, ensNameOfLabel, parseEnsName, type EnsName } from './ens-contracts.js'
 import { gasTank, type GasTank } from './ens-gas.js'
 import { prepareTx, transact, type TxCall } from './ens-tx.js'
+import { pushWatch } from './head-watch.js'
 
 const backend = 'ens'
 const REGISTRY = new Interface(REGISTRY_ABI)
@@ -27,8 +28,18 @@ export interface EnsNsOptions extends ChainOptions {
   registrar: string
   /** Blocks a publish waits for (its receipt's block included). Default 1. */
   confirmations?: number
-  /** How often `watch` reads the contenthash. Default 500 ms. */
+  /**
+   * `watch` reads the contenthash on every new block, which it hears of by `eth_subscribe('newHeads')`
+   * (over the EIP-1193 provider's events, or a WebSocket: see `wsUrl`). Where no subscription is to
+   * be had it polls every `pollMs` instead, and while subscribed it still re-reads every `pollMs`
+   * in case a notification was lost. Default 500 ms.
+   */
   pollMs?: number
+  /**
+   * WebSocket JSON-RPC endpoint for the new-block subscription. Default: the `rpcUrl` with ws(s)://
+   * (Hardhat, Anvil and Geth serve both on one port); `false`: never subscribe, poll.
+   */
+  wsUrl?: string | false
 }
 
 /** What an ENS publish reports: the gas it used and its transaction (none when the name already held the head). */
@@ -93,6 +104,7 @@ export async function ensNs (options: EnsNsOptions, _context?: BackendContext): 
   const names = new Map<string, string>()
   let connecting: Promise<Connected> | undefined
   let closed = false
+  const blocks = blockFeed(options, async () => (await connect()).chain)
 
   async function connect (callOptions?: CallOptions): Promise<Connected> {
     if (closed) throw fail('UNAVAILABLE', 'this ens name system is closed', { backend })
@@ -263,26 +275,32 @@ export async function ensNs (options: EnsNsOptions, _context?: BackendContext): 
       })
     },
 
-    async * watch (name: string, watchOptions: CallOptions): AsyncIterable<ResolvedHead> {
+    /**
+     * Yields the name's head on every change: re-read on each new block the chain announces (so a
+     * publish is seen one block time plus a round trip after it is mined), and at least every
+     * `pollMs` (the only way where the node offers no subscription).
+     */
+    async * watch (name: string, watchOptions: WatchHeadsOptions): AsyncIterable<ResolvedHead> {
+      parseEnsName(name)
       const signal = watchOptions.signal
-      let last: string | undefined
-      while (signal?.aborted !== true) {
-        try {
-          const current = await resolve(name, watchOptions)
-          if (current.head.toString() !== last) {
-            last = current.head.toString()
-            yield current
+      yield * pushWatch({
+        signal,
+        pollMs: watchOptions.pollMs ?? options.pollMs ?? 500,
+        arm: async (wake, broken) => await blocks.subscribe(wake, broken),
+        check: async () => {
+          try {
+            return await resolve(name, { signal })
+          } catch (e) {
+            if (isRemoteLogError(e, 'NOT_FOUND') || (isRemoteLogError(e, 'ABORTED') && signal?.aborted === true)) return undefined
+            throw e
           }
-        } catch (e) {
-          if (isRemoteLogError(e, 'ABORTED')) return
-          if (!isRemoteLogError(e, 'NOT_FOUND')) throw e
         }
-        await sleep(options.pollMs ?? 500, undefined, { signal }).catch(() => {})
-      }
+      })
     },
 
     async close () {
       closed = true
+      blocks.close()
       const pending = connecting
       connecting = undefined
       await writes.run(async () => {})

@@ -3,7 +3,8 @@ import { recordNs, type RecordNameSystem } from './record-ns.js'
 
 /**
  * In-memory name system: the reference implementation. Signed records, owner-only publish,
- * sequence only grows — the same rules as the on-disk and served ones.
+ * sequence only grows — the same rules as the on-disk and served ones. `watch` is pushed: every
+ * publish wakes the watches of its name at once; `pollMs` (default 20) is their re-check.
  * @example const ns = memoryNs()
  */
 export function memoryNs (options: { pollMs?: number } = {}): RecordNameSystem {

@@ -2,7 +2,9 @@
 // @generated from file vac/ns/ns.proto (package vac.ns, syntax proto3)
 /* eslint-disable */
 
-// Name system, as in Vac RFC 3/REMOTE-LOG. Field numbers are fixed by the RFC.
+// Name system, as in Vac RFC 3/REMOTE-LOG. The RFC's field numbers (name = 1, content = 2,
+// data = 1) are fixed; everything else is a remotelog addition under a new number, so RFC-only
+// clients and servers keep working with ours (unknown fields are ignored).
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
@@ -12,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file vac/ns/ns.proto.
  */
 export const file_vac_ns_ns: GenFile = /*@__PURE__*/
-  fileDesc("Cg92YWMvbnMvbnMucHJvdG8SBnZhYy5ucyIrCgpOYW1lVXBkYXRlEgwKBG5hbWUYASABKAkSDwoHY29udGVudBgCIAEoDCIVCgVRdWVyeRIMCgRuYW1lGAEgASgJIhcKB0NvbnRlbnQSDAoEZGF0YRgBIAEoDCIYCghSZXNwb25zZRIMCgRkYXRhGAEgASgMMl0KAk5TEi4KBlVwZGF0ZRISLnZhYy5ucy5OYW1lVXBkYXRlGhAudmFjLm5zLlJlc3BvbnNlEicKBUZldGNoEg0udmFjLm5zLlF1ZXJ5Gg8udmFjLm5zLkNvbnRlbnRiBnByb3RvMw");
+  fileDesc("Cg92YWMvbnMvbnMucHJvdG8SBnZhYy5ucyIrCgpOYW1lVXBkYXRlEgwKBG5hbWUYASABKAkSDwoHY29udGVudBgCIAEoDCJWCgVRdWVyeRIMCgRuYW1lGAEgASgJEhsKDmFmdGVyX3NlcXVlbmNlGAIgASgESACIAQESDwoHd2FpdF9tcxgDIAEoDUIRCg9fYWZ0ZXJfc2VxdWVuY2UiOQoHQ29udGVudBIMCgRkYXRhGAEgASgMEhQKB3dhaXRfbXMYAiABKA1IAIgBAUIKCghfd2FpdF9tcyIYCghSZXNwb25zZRIMCgRkYXRhGAEgASgMMl0KAk5TEi4KBlVwZGF0ZRISLnZhYy5ucy5OYW1lVXBkYXRlGhAudmFjLm5zLlJlc3BvbnNlEicKBUZldGNoEg0udmFjLm5zLlF1ZXJ5Gg8udmFjLm5zLkNvbnRlbnRiBnByb3RvMw");
 
 /**
  * @generated from message vac.ns.NameUpdate
@@ -44,6 +46,22 @@ export type Query = Message<"vac.ns.Query"> & {
    * @generated from field: string name = 1;
    */
   name: string;
+
+  /**
+   * Additions (long-poll).
+   * Answer once the stored record's sequence is above this one (the newest the client holds).
+   *
+   * @generated from field: optional uint64 after_sequence = 2;
+   */
+  afterSequence?: bigint | undefined;
+
+  /**
+   * Longest the client lets the server hold the Fetch, in ms; 0 answers at once. The server caps
+   * it (25 s by default) and may decline to wait at all (too many waits held for this client).
+   *
+   * @generated from field: uint32 wait_ms = 3;
+   */
+  waitMs: number;
 };
 
 /**
@@ -61,6 +79,15 @@ export type Content = Message<"vac.ns.Content"> & {
    * @generated from field: bytes data = 1;
    */
   data: Uint8Array;
+
+  /**
+   * Addition (long-poll), set only in answers to a Query with wait_ms: the longest the server
+   * would have held this Fetch, in ms — 0 when it declined to wait. A server that does not know
+   * long-polls never sets it, and its client then polls instead.
+   *
+   * @generated from field: optional uint32 wait_ms = 2;
+   */
+  waitMs?: number | undefined;
 };
 
 /**
@@ -103,6 +130,12 @@ export const NS: GenService<{
   },
   /**
    * Returns the stored SignedRecord bytes in Content.data.
+   *
+   * Long-poll (remotelog addition): a Query with wait_ms > 0 is held until the stored record's
+   * sequence is above after_sequence (or, without after_sequence, until any record is stored), or
+   * until the wait ends, and then answered with whatever is stored: the client compares sequences.
+   * Such an answer carries Content.wait_ms, and an empty Content.data when no record is stored yet
+   * (instead of not_found). A Query without wait_ms is answered at once, exactly as before.
    *
    * @generated from rpc vac.ns.NS.Fetch
    */
