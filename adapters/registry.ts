@@ -1,6 +1,7 @@
 import type { ContentStore } from '../core/content-store.js'
 import type { NameSystem } from '../core/name-system.js'
 import { fail } from '../core/errors.js'
+import type { Durability } from '../core/durable-file.js'
 
 /** A backend's configuration: its driver name plus that driver's options. */
 export interface BackendConfig {
@@ -12,6 +13,8 @@ export interface BackendConfig {
 export interface BackendContext {
   /** The endpoint's state dir (Hypercore keeps its cores there). */
   stateDir: string
+  /** The endpoint's durability (config.json `durability`), for backends that write to local disk. */
+  durability?: Durability
 }
 
 type Factory<T> = (options: Record<string, unknown>, context: BackendContext) => Promise<T>
@@ -60,7 +63,7 @@ const casDrivers: Record<string, Factory<ContentStore>> = {
 
 const nsDrivers: Record<string, Factory<NameSystem>> = {
   memory: async (o) => (await import('./ns/memory.js')).memoryNs(o),
-  local: async (o) => (await import('./ns/local.js')).localNs(o as never),
+  local: async (o, c) => (await import('./ns/local.js')).localNs({ durability: c.durability, ...o } as never),
   ens: async (o, c) => await (await import('./ns/ens.js')).ensNs(o as never, c),
   hypercore: async (o, c) => {
     const ns = await (await import('./ns/hypercore.js')).hypercoreNs(o as never, c)

@@ -22,7 +22,7 @@ export interface OpenEndpointOptions {
  */
 export async function openEndpoint (options: OpenEndpointOptions): Promise<Endpoint> {
   const config = options.config ?? await loadConfig(configPath(options.dir, options.configFile))
-  const context = { stateDir: options.dir }
+  const context = { stateDir: options.dir, durability: config.durability }
   const cas = await openCas(config.cas, context)
   let ns: NameSystem
   try {

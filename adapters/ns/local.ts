@@ -1,7 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { replaceFile } from '../../core/durable-file.js'
+import { replaceFile, type Durability } from '../../core/durable-file.js'
 import { fail } from '../../core/errors.js'
 import { withFileLock } from '../../core/file-lock.js'
 import type { Disarm } from './head-watch.js'
@@ -11,6 +11,8 @@ import { recordNs, type RecordNameSystem } from './record-ns.js'
 export interface LocalNsOptions {
   /** Folder of the records, shared by every endpoint that uses the same store. */
   path: string
+  /** `fsync` (default): a published record is on disk when publish returns; `process`: it survives a killed process. */
+  durability?: Durability
   /**
    * `watch` hears of new records by file-system notifications (any process's writes); it re-reads
    * the record at least this often in case one is lost, and polls this often where the file system
@@ -109,7 +111,7 @@ export function localNs (options: LocalNsOptions): RecordNameSystem {
       async write (name, record) {
         ready ??= mkdir(options.path, { recursive: true })
         await ready
-        await replaceFile(file(name), record, { mode: 0o644 })
+        await replaceFile(file(name), record, { mode: 0o644, durability: options.durability })
       },
       async exclusive (name, section) {
         return await withFileLock(`${file(name)}.lock`, section)
