@@ -2,9 +2,9 @@ import { InvalidArgumentError, type Command } from 'commander'
 import { CID } from 'multiformats/cid'
 import { stat } from 'node:fs/promises'
 import { defaultStateDir } from '../config/config.js'
-import { openEndpoint } from '../config/open-endpoint.js'
 import type { Endpoint } from '../core/endpoint.js'
 import { fail } from '../core/errors.js'
+import type { FsckOptions, FsckReport } from '../core/fsck.js'
 
 export interface Globals {
   dir: string
@@ -28,13 +28,43 @@ export async function checkStateDir (dir: string): Promise<void> {
   if (info !== undefined && !info.isDirectory()) throw fail('INVALID_INPUT', `state dir ${dir} is not a folder (--dir or REMOTELOG_DIR)`)
 }
 
-/** Opens the endpoint of the state dir, runs `fn`, and always closes it. */
-export async function withEndpoint<T> (command: Command, fn: (endpoint: Endpoint, g: Globals) => Promise<T>): Promise<T> {
+/**
+ * What commands use of an endpoint: the `Endpoint` methods (plain data in and out, so a running
+ * daemon can serve them), the backends' names, and fsck. Either the endpoint itself (the command
+ * runs alone) or calls to the state dir's daemon (cli/daemon-client.ts).
+ */
+export type CliEndpoint = Pick<Endpoint, 'append' | 'publish' | 'rebase' | 'address' | 'logs' | 'logStatus' | 'follow' | 'unfollow' |
+'following' | 'sync' | 'syncAll' | 'watch' | 'read' | 'scrub' | 'exportPack' | 'importPack' | 'close'> & {
+  readonly cas: { readonly backend: string }
+  readonly ns: { readonly backend: string }
+  /** Checks (and with `repair`, repairs) the state dir: see core/fsck.ts. */
+  fsck: (options?: FsckOptions) => Promise<FsckReport>
+  /** The daemon the calls go to; undefined when the command runs alone. */
+  readonly daemon?: { pid: number, socket: string }
+}
+
+/**
+ * Runs `fn` with the state dir's endpoint and always closes it: through the state dir's daemon when
+ * one answers on its socket (`remotelog daemon`), else opened here, with its backends.
+ */
+export async function withEndpoint<T> (command: Command, fn: (endpoint: CliEndpoint, g: Globals) => Promise<T>): Promise<T> {
   const g = globals(command)
   await checkStateDir(g.dir)
+  const { connectDaemon } = await import('./daemon-client.js')
+  const remote = await connectDaemon(g.dir, g.configFile)
+  if (remote !== undefined) {
+    try {
+      return await fn(remote, g)
+    } finally {
+      await remote.close()
+    }
+  }
+  const { openEndpoint } = await import('../config/open-endpoint.js')
   const endpoint = await openEndpoint({ dir: g.dir, configFile: g.configFile })
   try {
-    return await fn(endpoint, g)
+    return await fn(Object.assign(endpoint, {
+      fsck: async (options?: FsckOptions) => await (await import('../core/fsck.js')).fsck(endpoint, options)
+    }), g)
   } finally {
     await endpoint.close()
   }

@@ -40,7 +40,11 @@ export const examples: Record<string, string[]> = {
   ],
   verify: ['remotelog verify backup.car'],
   scrub: ['remotelog scrub 3 7                              # asks first on a terminal', 'remotelog scrub --dry-run 3', 'remotelog scrub --yes --log notes 12', 'remotelog scrub                                  # finish an interrupted scrub'],
-  fsck: ['remotelog fsck', 'remotelog fsck --repair']
+  fsck: ['remotelog fsck', 'remotelog fsck --repair'],
+  daemon: ['remotelog daemon                                 # foreground, until Ctrl-C', 'remotelog daemon --detach && remotelog append hello   # through the daemon', 'remotelog daemon status', 'remotelog daemon stop'],
+  'daemon start': ['remotelog daemon start --detach'],
+  'daemon status': ['remotelog --json daemon status'],
+  'daemon stop': ['remotelog daemon stop']
 }
 
 /** A command's path below the program, e.g. `devnet keep`. */

@@ -27,7 +27,8 @@ const commands: Record<string, () => Promise<Register>> = {
   import: async () => (await import('./commands/import.js')).registerImport,
   verify: async () => (await import('./commands/verify.js')).registerVerify,
   scrub: async () => (await import('./commands/scrub.js')).registerScrub,
-  fsck: async () => (await import('./commands/fsck.js')).registerFsck
+  fsck: async () => (await import('./commands/fsck.js')).registerFsck,
+  daemon: async () => (await import('./commands/daemon.js')).registerDaemon
 }
 const modules: Record<string, string> = { unfollow: 'follow' }
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { fsck, remainingProblems, type FsckReport, type Problem } from '../../core/fsck.js'
+import { remainingProblems, type FsckReport, type Problem } from '../../core/fsck.js'
 import { output, withEndpoint } from '../context.js'
 import { exitCodes } from '../errors.js'
 
@@ -27,7 +27,7 @@ export function registerFsck (program: Command): void {
     .option('--repair', 'rewrite damaged journals and messages files keeping every intact record (unpublished messages renumbered, followed logs fetched again from the first gap)')
     .action(async (options: { repair?: boolean }, command: Command) => {
       await withEndpoint(command, async (endpoint, g) => {
-        const report = await fsck(endpoint, { repair: options.repair === true })
+        const report = await endpoint.fsck({ repair: options.repair === true })
         output(g, report, render)
         const left = remainingProblems(report).length
         if (left > 0) {

@@ -25,14 +25,14 @@ If the publish fails, the pending messages stay saved in the journal: the error 
           }
         } catch (e) {
           if (!isRemoteLogError(e)) throw e
-          const writer = await endpoint.writer(options.log).catch(() => undefined)
+          const writer = await endpoint.logStatus(options.log).catch(() => undefined)
           if (writer === undefined) {
             if (!transient.includes(e.code)) throw e
             // The log could not even be opened (its backend is down): what is pending is unknown here, but nothing was lost.
             throw new CliError(e.code, `the publish failed: ${errorLine(e)}; appends not yet published remain saved in the journal and go out with the next \`${publishCommand(options.log)}\``, {}, { cause: e })
           }
-          if (writer.pendingCount === 0) throw e
-          const saved = { log: options.log, messages: writer.pendingCount, first: writer.length, last: writer.length + writer.pendingCount - 1 }
+          if (writer.pending === 0) throw e
+          const saved = { log: options.log, messages: writer.pending, first: writer.length, last: writer.length + writer.pending - 1 }
           throw savedError(e, saved, (what, reason, then) => `the publish failed: ${reason}; ${what} remain saved in the journal: ${then}`)
         }
         output(g, result === undefined ? { published: 0 } : { ...result, head: result.head.toString() }, v =>

@@ -1,9 +1,8 @@
 import type { Command } from 'commander'
 import { createInterface } from 'node:readline/promises'
-import type { Endpoint } from '../../core/endpoint.js'
 import { fail } from '../../core/errors.js'
 import type { ScrubResult } from '../../core/scrub.js'
-import { output, withEndpoint } from '../context.js'
+import { output, withEndpoint, type CliEndpoint } from '../context.js'
 import { escapeText } from '../text.js'
 import { parseSeq } from './verify.js'
 
@@ -32,8 +31,8 @@ interface ScrubPlan {
 
 const PREVIEW = 60
 
-async function plan (endpoint: Endpoint, log: string, seqs: number[]): Promise<ScrubPlan> {
-  const writer = await endpoint.writer(log)
+async function plan (endpoint: CliEndpoint, log: string, seqs: number[]): Promise<ScrubPlan> {
+  const writer = await endpoint.logStatus(log)
   const wanted = [...new Set(seqs)].sort((a, b) => a - b)
   const done = new Set(writer.scrubbed)
   const beyond = wanted.filter(s => s >= writer.length)
@@ -50,7 +49,7 @@ async function plan (endpoint: Endpoint, log: string, seqs: number[]): Promise<S
       if (m.seq >= fresh[fresh.length - 1]) break
     }
   }
-  return { log, length: writer.length, pending: writer.pendingCount, scrub: fresh.map(seq => ({ seq, text: texts.get(seq) ?? '' })), already, beyond }
+  return { log, length: writer.length, pending: writer.pending, scrub: fresh.map(seq => ({ seq, text: texts.get(seq) ?? '' })), already, beyond }
 }
 
 function describePlan (p: ScrubPlan): string {

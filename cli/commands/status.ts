@@ -7,14 +7,15 @@ export function registerStatus (program: Command): void {
     .action(async (_options: unknown, command: Command) => {
       await withEndpoint(command, async (endpoint, g) => {
         const logs = await Promise.all((await endpoint.logs()).map(async log => {
-          const w = await endpoint.writer(log)
-          return { log, address: await endpoint.address(log), length: w.length, revision: w.revision, pending: w.pendingCount, head: w.head?.toString() ?? null }
+          const s = await endpoint.logStatus(log)
+          return { log, address: s.address, length: s.length, revision: s.revision, pending: s.pending, head: s.head?.toString() ?? null }
         }))
         const follows = (await endpoint.following()).map(f => ({ alias: f.alias, address: f.address, length: f.cursor.length, head: f.cursor.head ?? null, lastSync: f.lastSync ?? null }))
-        const status = { dir: g.dir, cas: endpoint.cas.backend, ns: endpoint.ns.backend, logs, follows }
+        // `daemon`: whether this ran through the state dir's daemon (`remotelog daemon`).
+        const status = { dir: g.dir, cas: endpoint.cas.backend, ns: endpoint.ns.backend, daemon: endpoint.daemon !== undefined, logs, follows }
         output(g, status, s => [
           `state dir: ${s.dir}`,
-          `backends: cas ${s.cas}, ns ${s.ns}`,
+          `backends: cas ${s.cas}, ns ${s.ns}${endpoint.daemon !== undefined ? ` (open in the daemon, pid ${endpoint.daemon.pid})` : ''}`,
           'own logs:',
           ...s.logs.map(l => `  ${l.log}  ${l.address}  length ${l.length}, revision ${l.revision}, pending ${l.pending}`),
           'following:',
