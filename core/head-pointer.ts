@@ -28,5 +28,8 @@ export function decodePointer (bytes: Uint8Array): ResolvedHead {
   if (message.tail.byteLength === 0 || message.pair.length > 0) throw fail('MALFORMED', 'name value is not a pointer to a head page')
   const head = toCid(message.tail)
   if (message.format === 0) return { head }
+  if (message.length > BigInt(Number.MAX_SAFE_INTEGER) || message.revision > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw fail('MALFORMED', `name value claims length ${message.length} / revision ${message.revision}, out of range`)
+  }
   return { head, length: Number(message.length), revision: Number(message.revision) }
 }

@@ -89,6 +89,7 @@ export function openRecord (name: string, bytes: Uint8Array, backend?: string): 
   if (Buffer.compare(Buffer.from(message.publicKey), Buffer.from(expected)) !== 0) {
     throw fail('PERMISSION', `record for ${name} is signed by another key`, { backend })
   }
+  if (message.sequence > BigInt(Number.MAX_SAFE_INTEGER)) throw fail('MALFORMED', `record for ${name} has sequence ${message.sequence}, out of range`, { backend })
   const sequence = Number(message.sequence)
   if (!verify(null, signedBytes(name, sequence, message.value), publicKeyObject(name, expected), message.signature)) {
     throw fail('INTEGRITY', `record for ${name} has a forged signature`, { backend })

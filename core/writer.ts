@@ -164,8 +164,14 @@ export class LogWriter {
   /** Publishes every pending append in one NS update. Undefined when there was nothing to publish. */
   async publish (): Promise<PublishResult | undefined> {
     return await this.run(async () => {
-      if (this.state.intent !== undefined) await this.finishIntent()
-      if (this.pending.length === 0) return undefined
+      // A publish a crash or an outage interrupted is finished first, and reported if nothing else is pending.
+      let finished: PublishResult | undefined
+      if (this.state.intent !== undefined) {
+        const before = this.state.length
+        const receipt = await this.finishIntent()
+        finished = { head: toCid(this.state.head!), length: this.state.length, revision: this.state.revision, published: this.state.length - before, pages: 0, receipt }
+      }
+      if (this.pending.length === 0) return finished
       await this.loadSpine()
       const published = this.pending.length
       const before = this.spine
@@ -196,8 +202,10 @@ export class LogWriter {
 
   /** Records the intent to publish `record` (whose pages are in the CAS), then publishes it. */
   private async commit (record: HeadRecord, spine: SpinePage[] | undefined, scrubbed = this.state.scrubbed): Promise<PublishReceipt> {
-    this.state = { ...this.state, scrubbed, intent: { head: record.head.toString(), length: record.length, revision: record.revision } }
-    await this.deps.storage.saveState(this.state)
+    // In memory only once on disk: a failed save leaves this writer as it was.
+    const next = { ...this.state, scrubbed, intent: { head: record.head.toString(), length: record.length, revision: record.revision } }
+    await this.deps.storage.saveState(next)
+    this.state = next
     // A rewrite (scrub) leaves the spine to be read again from its new head.
     this.spine = spine ?? []
     this.spineHead = spine === undefined ? undefined : record.head.toString()
@@ -227,8 +235,9 @@ export class LogWriter {
     }
     crashPoint('after-ns')
     const { intent: _done, ...rest } = this.state
-    this.state = { ...rest, head: intent.head, length: intent.length, revision: intent.revision }
-    await this.deps.storage.saveState(this.state)
+    const done = { ...rest, head: intent.head, length: intent.length, revision: intent.revision }
+    await this.deps.storage.saveState(done)
+    this.state = done
     this.pending = this.pending.filter(e => e.seq >= intent.length)
     await this.deps.storage.resetJournal(this.pending)
     return receipt
@@ -240,8 +249,8 @@ export class LogWriter {
    */
   private async abandonIntent (current: ResolvedHead, cause: unknown): Promise<never> {
     const { intent: _dropped, ...rest } = this.state
+    await this.deps.storage.saveState(rest)
     this.state = rest
-    await this.deps.storage.saveState(this.state)
     throw fail('CONFLICT', `another writer with this log's key published revision ${current.revision ?? '?'} (head ${current.head.toString()}) since this state dir's last publish (revision ${this.state.revision}); the ${this.pending.length} unpublished message(s) are safe in the journal: run \`remotelog publish --rebase\` (library: writer.rebase()) to publish them after it`, {
       cause, details: { head: current.head.toString(), revision: current.revision, ownRevision: this.state.revision, pending: this.pending.length }
     })
