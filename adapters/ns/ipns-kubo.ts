@@ -6,7 +6,7 @@ import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { create, type KuboRPCClient } from 'kubo-rpc-client'
 import type { CallOptions } from '../../core/content-store.js'
 import { fail, isRemoteLogError, type RemoteLogError } from '../../core/errors.js'
-import { Mutex } from '../../core/mutex.js'
+import { KeyedLock } from '../../core/keyed-lock.js'
 import type { HeadRecord, OwnerKey, PublishOptions, PublishReceipt, ResolvedHead } from '../../core/name-system.js'
 import type { IpnsNameSystem, IpnsNsOptions } from './ipns.js'
 import {
@@ -77,7 +77,7 @@ export function ipnsKuboNs (options: IpnsKuboOptions): IpnsNameSystem {
   const client: KuboRPCClient = create({ url: api, headers })
   const highestSeen = new Map<string, number>()
   const imported = new Map<string, Promise<string>>()
-  const locks = new Map<string, Mutex>()
+  const locks = new KeyedLock()
   /** js-ipfs offline refuses `nocache`; learnt on the first resolve. */
   let nocache = true
   /** Kubo has `routing/get`; js-ipfs answers 404 and has `dht/get`. */
@@ -212,9 +212,7 @@ export function ipnsKuboNs (options: IpnsKuboOptions): IpnsNameSystem {
       const name = parseIpnsName(text)
       const key = await ipnsKeyOf(owner.secret)
       if (ipnsNameOfKey(key).name !== name.name) throw fail('PERMISSION', `ipns:${name.name} belongs to another key`, { backend: BACKEND })
-      let lock = locks.get(name.name)
-      if (lock === undefined) locks.set(name.name, lock = new Mutex())
-      return await lock.run(async () => {
+      return await locks.run(name.name, async () => {
         const existing = await current(name, publishOptions)
         const previous = publishOptions.previous
         if (existing !== undefined && (previous === undefined || !existing.head.equals(previous))) {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { IPNSEntry } from '@helia/ipns'
 import type { CallOptions } from '../../core/content-store.js'
 import { fail, isRemoteLogError, type RemoteLogError } from '../../core/errors.js'
-import { Mutex } from '../../core/mutex.js'
+import { KeyedLock } from '../../core/keyed-lock.js'
 import type { HeadRecord, NameSystem, OwnerKey, PublishOptions, PublishReceipt, ResolvedHead } from '../../core/name-system.js'
 import type { BackendContext } from '../registry.js'
 import { startIpnsNode, type IpnsNode } from './ipns-node.js'
@@ -106,7 +106,7 @@ export async function ipnsNs (options: IpnsNsOptions): Promise<IpnsNameSystem> {
   const s = settings(options)
   const node: IpnsNode = await startIpnsNode(s)
   const highestSeen = new Map<string, number>()
-  const locks = new Map<string, Mutex>()
+  const locks = new KeyedLock()
   let closed = false
 
   const bounded = (callOptions?: CallOptions): AbortSignal => {
@@ -185,9 +185,7 @@ export async function ipnsNs (options: IpnsNsOptions): Promise<IpnsNameSystem> {
       const key = await ipnsKeyOf(owner.secret)
       if (ipnsNameOfKey(key).name !== name.name) throw fail('PERMISSION', `ipns:${name.name} belongs to another key`, { backend: BACKEND })
       if (!Number.isSafeInteger(record.revision) || record.revision < 0) throw fail('INVALID_INPUT', `revision ${record.revision} is not a sequence number`, { backend: BACKEND })
-      let lock = locks.get(name.name)
-      if (lock === undefined) locks.set(name.name, lock = new Mutex())
-      const receipt = await lock.run(async () => {
+      const receipt = await locks.run(name.name, async () => {
         const existing = await current(name, publishOptions)
         const previous = publishOptions.previous
         if (existing !== undefined && (previous === undefined || !existing.head.equals(previous))) {

@@ -1,4 +1,4 @@
-import { Mutex } from '../../core/mutex.js'
+import { KeyedLock } from '../../core/keyed-lock.js'
 import { recordNs, type RecordNameSystem } from './record-ns.js'
 
 /**
@@ -9,7 +9,7 @@ import { recordNs, type RecordNameSystem } from './record-ns.js'
  */
 export function memoryNs (options: { pollMs?: number } = {}): RecordNameSystem {
   const records = new Map<string, Uint8Array>()
-  const locks = new Map<string, Mutex>()
+  const locks = new KeyedLock()
   return recordNs({
     backend: 'memory',
     scheme: 'memory',
@@ -18,9 +18,7 @@ export function memoryNs (options: { pollMs?: number } = {}): RecordNameSystem {
       async read (name) { return records.get(name) },
       async write (name, record) { records.set(name, record) },
       async exclusive (name, section) {
-        let lock = locks.get(name)
-        if (lock === undefined) locks.set(name, lock = new Mutex())
-        return await lock.run(section)
+        return await locks.run(name, section)
       }
     }
   })

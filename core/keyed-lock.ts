@@ -1,4 +1,4 @@
-import { Mutex } from '../core/mutex.js'
+import { Mutex } from './mutex.js'
 
 /** One Mutex per key, dropped when no section for that key is waiting. */
 export class KeyedLock {
