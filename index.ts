@@ -15,8 +15,8 @@
  */
 import './core/node-compat.js'
 
-export { Endpoint, type EndpointOptions, type SyncReport, type SyncOptions, type ScrubEvent } from './core/endpoint.js'
-export type { WatchOptions, RetryEvent } from './core/live-follow.js'
+export { Endpoint, type EndpointOptions, type SyncReport, type SyncOptions, type ScrubEvent, type LogStatus } from './core/endpoint.js'
+export type { WatchOptions, WatchMessagesOptions, RetryEvent } from './core/live-follow.js'
 export type { SyncResult, SyncFailure } from './core/sync-each.js'
 export { LogWriter, type AppendInput, type PublishResult, type WriterOptions } from './core/writer.js'
 export { LogReader, type Cursor, type Message, type ReaderOptions, type SyncOutcome } from './core/reader.js'
@@ -24,7 +24,7 @@ export { memoryWriterStorage, fileWriterStorage, type WriterStorage, type Writer
 export type { StoredEntry } from './core/entry-file.js'
 export type { Durability } from './core/durable-file.js'
 export type { ContentStore, CallOptions, CasCapabilities, LogHeads } from './core/content-store.js'
-export type { NameSystem, NsCapabilities, OwnerKey, HeadRecord, ResolvedHead, PublishOptions, PublishReceipt } from './core/name-system.js'
+export type { NameSystem, NsCapabilities, OwnerKey, HeadRecord, ResolvedHead, PublishOptions, PublishReceipt, WatchHeadsOptions } from './core/name-system.js'
 export { RemoteLogError, ErrorCodes, isRemoteLogError, fail, type ErrorCode, type ErrorOptions } from './core/errors.js'
 export { defaultLogOptions, logOptions, type LogOptions, type LogMode } from './core/log-options.js'
 export { formatAddress, parseAddress, type LogAddress } from './core/address.js'

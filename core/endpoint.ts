@@ -20,7 +20,7 @@ import type { ExportPackOptions, ExportSummary } from './pack-export.js'
 import type { ImportPackOptions, ImportSummary } from './pack-import.js'
 import type { RestoreResult } from './pack-restore.js'
 import type { ScrubResult } from './scrub.js'
-import { liveFollow, type WatchOptions } from './live-follow.js'
+import { liveFollow, type LiveSource, type WatchMessagesOptions, type WatchOptions } from './live-follow.js'
 import { syncEach, type SyncResult } from './sync-each.js'
 
 /** What an endpoint is made of: its state dir, its backends and how its logs are paged and kept. */
@@ -113,6 +113,7 @@ export class Endpoint {
   private readonly keys: Keystore
   private readonly follows: FollowStore
   private readonly writers = new Map<string, Promise<LogWriter>>()
+  private readonly storages = new Map<string, WriterStorage>()
 
   private constructor (readonly options: EndpointOptions) {
     this.keys = new Keystore(options.dir)
@@ -153,11 +154,17 @@ export class Endpoint {
     return await writer
   }
 
+  /** One per log, shared by its writer and status reads: it keeps the log's lock between sections. */
   private writerStorage (log: string): WriterStorage {
-    return fileWriterStorage(join(this.options.dir, 'logs', checkLogName(log)), {
-      lockPath: join(this.options.dir, 'locks', `log-${log}.lock`),
-      durability: this.options.durability
-    })
+    let storage = this.storages.get(log)
+    if (storage === undefined) {
+      storage = fileWriterStorage(join(this.options.dir, 'logs', checkLogName(log)), {
+        lockPath: join(this.options.dir, 'locks', `log-${log}.lock`),
+        durability: this.options.durability
+      })
+      this.storages.set(log, storage)
+    }
+    return storage
   }
 
   /** Appends messages to a log's journal (creating the log); returns their sequence numbers. Call `publish` after. */
@@ -353,16 +360,69 @@ export class Endpoint {
    * for await (const r of bob.watch('alice', { signal, onRetry: e => console.error(`retrying in ${e.delayMs} ms`) })) console.log(r.delivered)
    */
   async * watch (alias: string, options: WatchOptions): AsyncGenerator<SyncReport> {
+    yield * liveFollow(await this.liveSource(alias, options), options)
+  }
+
+  /**
+   * What `liveFollow` needs for a followed log. With `wanted` (the next sequence a consumer of
+   * messages still needs), a store already past it — another process synced — counts as not synced
+   * yet, so the follower syncs (one NS request) and its report covers those messages.
+   */
+  private async liveSource (alias: string, options: WatchOptions, wanted?: () => number): Promise<LiveSource> {
     const record = await this.follows.get(alias)
     const { scheme, name } = parseAddress(record.address)
     const ns = await this.nsFor(scheme)
     const watch = ns.watch?.bind(ns)
-    yield * liveFollow({
+    return {
       alias,
       sync: async () => await this.sync(alias, options),
       heads: watch === undefined ? undefined : signal => watch(name, { signal, pollMs: options.pollMs }),
-      syncedHead: async () => (await this.follows.get(alias)).cursor.head
-    }, options)
+      syncedHead: async () => {
+        const { cursor } = await this.follows.get(alias)
+        return wanted !== undefined && cursor.length > wanted() ? undefined : cursor.head
+      }
+    }
+  }
+
+  /**
+   * Follows a log live like `watch`, and yields the messages themselves: each one once, in sequence
+   * order, from `options.from` on (default: the follower's stored length when the watch starts, so
+   * only what arrives from then on; `0` for the whole log). Messages already stored at or after
+   * `from` come first, before any network request; then, after each sync (its own, or one another
+   * process ran on this state dir), the new messages are read from the follower's store, seeking
+   * through its index. Retries and outages are those of `watch` (`onRetry`, `backoff`): a sync that
+   * failed half-way is resumed from the stored cursor, and nothing is skipped or yielded twice. A
+   * consumer that restarts resumes with `from: lastHandled + 1`. A message the writer scrubbed before
+   * it was yielded comes as a tombstone; for one yielded earlier, `onScrub` reports the scrub. Ends
+   * without an error when `signal` aborts or the consumer stops iterating.
+   * @example
+   * for await (const m of bob.watchMessages('alice', { signal, from: 0 })) console.log(m.seq, new TextDecoder().decode(m.payload))
+   */
+  async * watchMessages (alias: string, options: WatchMessagesOptions): AsyncGenerator<Message, void, undefined> {
+    const { from, ...watchOptions } = options
+    if (from !== undefined && !(Number.isSafeInteger(from) && from >= 0)) throw fail('INVALID_INPUT', `from must be a sequence number (an integer ≥ 0), not ${String(from)}`)
+    const stored = (await this.follows.get(alias)).cursor.length
+    let next = from ?? stored
+    const { signal } = options
+    const follows = this.follows
+    // Yields the stored messages next … length - 1 and moves `next` past each.
+    async function * drain (length: number): AsyncGenerator<Message, void, undefined> {
+      if (length <= next) return
+      for await (const entry of follows.read(alias, next)) {
+        if (signal.aborted || entry.seq >= length) return
+        next = entry.seq + 1
+        yield toMessage(entry)
+        if (next >= length) return
+      }
+    }
+    yield * drain(stored)
+    if (signal.aborted) return
+    // The report's length, not its `delivered`: a sync that failed after storing part of what it
+    // fetched, or a sync by another process, stored messages that no report delivered.
+    for await (const report of liveFollow(await this.liveSource(alias, watchOptions, () => next), watchOptions)) {
+      yield * drain(report.length)
+      if (signal.aborted) return
+    }
   }
 
   /**
@@ -381,9 +441,7 @@ export class Endpoint {
       return
     }
     await this.follows.get(aliasOrLog)
-    for await (const entry of this.follows.read(aliasOrLog, from)) {
-      yield { seq: entry.seq, localHash: entry.localHash, payload: entry.payload, tombstone: entry.tombstone === true, groupId: entry.groupId, timestamp: entry.timestamp }
-    }
+    for await (const entry of this.follows.read(aliasOrLog, from)) yield toMessage(entry)
   }
 
   /**
@@ -474,6 +532,7 @@ export class Endpoint {
 
   async close (): Promise<void> {
     await Promise.allSettled([...this.writers.values()])
+    await Promise.allSettled([...this.storages.values()].map(async storage => { await storage.close?.() }))
     await this.options.onClose?.()
     await Promise.allSettled([this.options.cas.close(), this.options.ns.close()])
   }
@@ -485,4 +544,8 @@ function toStored (m: Message): StoredEntry {
   else entry.payload = m.payload
   if (m.groupId !== undefined) { entry.groupId = m.groupId; entry.timestamp = m.timestamp }
   return entry
+}
+
+function toMessage (entry: StoredEntry): Message {
+  return { seq: entry.seq, localHash: entry.localHash, payload: entry.payload, tombstone: entry.tombstone === true, groupId: entry.groupId, timestamp: entry.timestamp }
 }

@@ -40,6 +40,22 @@ export interface WatchOptions extends Omit<SyncOptions, 'signal'> {
   retryable?: (error: unknown) => boolean
 }
 
+/**
+ * Options of `Endpoint.watchMessages`: those of `watch`, and the first sequence number to yield.
+ * @example
+ * // A consumer that keeps its place: resume after the last message it handled.
+ * for await (const m of bob.watchMessages('alice', { signal, from: lastHandled + 1 })) handle(m)
+ */
+export interface WatchMessagesOptions extends WatchOptions {
+  /**
+   * The first sequence number to yield. Default: the follower's stored length when the watch starts,
+   * i.e. only messages delivered from then on (like `tail -f`). `0` yields the whole log, the messages
+   * already stored first. A consumer that restarts passes the last sequence it handled + 1 and gets
+   * neither a gap nor a duplicate. A `from` beyond the log's length waits until the log gets there.
+   */
+  from?: number
+}
+
 /** What `liveFollow` needs from an endpoint for one followed log. */
 export interface LiveSource {
   alias: string

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { readJson, writeJson } from './atomic-json.js'
 import { replaceFile, type Durability } from './durable-file.js'
 import { EntryFile, encodeEntries, type StoredEntry } from './entry-file.js'
-import { withFileLock } from './file-lock.js'
+import { FileLease } from './file-lock.js'
 
 /** What a writer remembers between runs. Ids are CID strings. */
 export interface WriterState {
@@ -35,6 +35,10 @@ export interface WriterStorage {
   appendJournal (entries: readonly StoredEntry[]): Promise<void>
   /** Replaces the journal with `keep` (the entries still unpublished). */
   resetJournal (keep: readonly StoredEntry[]): Promise<void>
+  /** Entries below `length` are published: the storage drops them from the journal, now or later. */
+  dropPublished (length: number): Promise<void>
+  /** Lets go of what it holds (a lock kept between sections). */
+  close? (): Promise<void>
 }
 
 /** Writer storage in memory, for library users who keep their own durability (one process). */
@@ -47,7 +51,8 @@ export function memoryWriterStorage (): WriterStorage {
     async saveState (s) { state = structuredClone(s) },
     async readJournal () { return journal.slice() },
     async appendJournal (entries) { for (const e of entries) journal.push(e) },
-    async resetJournal (keep) { journal = keep.slice() }
+    async resetJournal (keep) { journal = keep.slice() },
+    async dropPublished (length) { journal = journal.filter(e => e.seq >= length) }
   }
 }
 
@@ -62,44 +67,73 @@ async function version (path: string): Promise<string> {
   }
 }
 
+/** Published entries are left in the journal until there are this many, or this many payload bytes. */
+const STALE_ENTRIES = 256
+const STALE_BYTES = 1 << 20
+
 /**
  * Writer storage in a folder: `state.json` (replaced atomically) and `journal` (append-only,
- * checksummed batches), guarded by the cross-process lock `lockPath`. An append is acknowledged
- * once its journal batch is written (and, with `fsync` durability, flushed to disk).
+ * checksummed batches), guarded by the cross-process lock `lockPath`, which this process keeps for
+ * a few milliseconds after each section (see `FileLease`): while it keeps it, state and journal are
+ * as it left them and are not read again. An append is acknowledged once its journal batch is
+ * written (and, with `fsync` durability, flushed to disk). Published entries stay in the journal
+ * until there are enough to be worth a rewrite (readers of the journal skip them by the state's length).
  */
 export function fileWriterStorage (dir: string, options: { lockPath?: string, durability?: Durability } = {}): WriterStorage {
   const durability = options.durability ?? 'fsync'
   const statePath = join(dir, 'state.json')
   const journal = new EntryFile(join(dir, 'journal'), durability)
-  const lockPath = options.lockPath ?? join(dir, 'writer.lock')
-  // The journal as this process last read or wrote it: read again only when another process changed it.
-  let cached: { version: string, entries: StoredEntry[] } | undefined
+  const lease = new FileLease(options.lockPath ?? join(dir, 'writer.lock'))
+  // What this process last read or wrote: current while the lease is unbroken (`heldSince`), and
+  // for the journal also while the file is the same version.
+  let state: { heldSince: number, value: WriterState | undefined } | undefined
+  let cached: { heldSince?: number, version: string, entries: StoredEntry[] } | undefined
+  const current = (held: number | undefined): boolean => held !== undefined && held === lease.heldSince
   let ready: Promise<unknown> | undefined
   const ensureDir = async (): Promise<void> => { await (ready ??= mkdir(dir, { recursive: true, mode: 0o700 })) }
-  return {
-    async exclusive (section) { return await withFileLock(lockPath, section) },
-    async loadState () { return await readJson<WriterState>(statePath) },
-    async saveState (state) { await ensureDir(); await writeJson(statePath, state, { durability }) },
+  const rewriteJournal = async (keep: readonly StoredEntry[]): Promise<void> => {
+    await ensureDir()
+    await replaceFile(journal.path, encodeEntries(keep), { durability })
+    cached = { heldSince: lease.heldSince, entries: keep.slice(), version: await version(journal.path) }
+  }
+  const storage: WriterStorage = {
+    async exclusive (section) { return await lease.run(section) },
+    async loadState () {
+      if (state === undefined || !current(state.heldSince)) state = { heldSince: lease.heldSince ?? -1, value: await readJson<WriterState>(statePath) }
+      return state.value === undefined ? undefined : structuredClone(state.value)
+    },
+    async saveState (value) {
+      await ensureDir()
+      await writeJson(statePath, value, { durability })
+      state = { heldSince: lease.heldSince ?? -1, value: structuredClone(value) }
+    },
     async readJournal () {
-      const now = await version(journal.path)
-      if (cached?.version !== now) cached = { entries: await journal.readAll(), version: await version(journal.path) }
+      if (cached === undefined || !current(cached.heldSince)) {
+        const now = await version(journal.path)
+        if (cached?.version !== now) cached = { entries: await journal.readAll(), version: await version(journal.path) }
+        cached.heldSince = lease.heldSince
+      }
       return cached.entries.slice()
     },
     async appendJournal (entries) {
       await ensureDir()
-      const known = cached !== undefined && cached.version === await version(journal.path) ? cached.entries : undefined
+      const known = cached !== undefined && (current(cached.heldSince) || cached.version === await version(journal.path)) ? cached.entries : undefined
       await journal.append(entries)
       if (known === undefined) {
         cached = undefined
         return
       }
       for (const e of entries) known.push(e)
-      cached = { entries: known, version: await version(journal.path) }
+      cached = { heldSince: lease.heldSince, entries: known, version: await version(journal.path) }
     },
-    async resetJournal (keep) {
-      await ensureDir()
-      await replaceFile(journal.path, encodeEntries(keep), { durability })
-      cached = { entries: keep.slice(), version: await version(journal.path) }
-    }
+    async resetJournal (keep) { await rewriteJournal(keep) },
+    async dropPublished (length) {
+      const entries = await storage.readJournal()
+      const stale = entries.filter(e => e.seq < length)
+      const bytes = stale.reduce((n, e) => n + (e.payload?.byteLength ?? 0), 0)
+      if (stale.length >= STALE_ENTRIES || bytes >= STALE_BYTES) await rewriteJournal(entries.filter(e => e.seq >= length))
+    },
+    async close () { await lease.close() }
   }
+  return storage
 }

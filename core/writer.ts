@@ -239,7 +239,7 @@ export class LogWriter {
     await this.deps.storage.saveState(done)
     this.state = done
     this.pending = this.pending.filter(e => e.seq >= intent.length)
-    await this.deps.storage.resetJournal(this.pending)
+    await this.deps.storage.dropPublished(intent.length)
     return receipt
   }
 

@@ -141,6 +141,7 @@ async function writerOf (w: World): Promise<LogWriter> {
     saveState: async (state) => { await plan.around('storage.saveState', async () => { await inner.saveState(state) }) },
     readJournal: async () => await plan.around('storage.readJournal', async () => await inner.readJournal()),
     resetJournal: async (keep) => { await plan.around('storage.resetJournal', async () => { await inner.resetJournal(keep) }) },
+    dropPublished: async (length) => { await plan.around('storage.dropPublished', async () => { await inner.dropPublished(length) }) },
     // The model learns an append the moment its batch is in the journal, whatever happens next.
     appendJournal: async (entries) => {
       await plan.around('storage.appendJournal', async () => {

@@ -3,7 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { replaceFile, type Durability } from '../../core/durable-file.js'
 import { fail } from '../../core/errors.js'
-import { withFileLock } from '../../core/file-lock.js'
+import { FileLease } from '../../core/file-lock.js'
 import type { Disarm } from './head-watch.js'
 import { recordNs, type RecordNameSystem } from './record-ns.js'
 
@@ -82,7 +82,7 @@ function folderWatcher (path: string): { subscribe: (file: string, subscriber: S
 
 /**
  * On-disk name system of signed records: one file per name, replaced atomically (write, fsync,
- * rename) under a lock per name, so processes sharing the folder publish one at a time: of two
+ * rename) under a lock per name (kept a few milliseconds past each publish), so processes sharing the folder publish one at a time: of two
  * racing publishes from the same head, exactly one wins and the other gets CONFLICT. `watch` is
  * pushed by file-system notifications of the folder (inotify, FSEvents, …), so a reader in another
  * process sees a publish within a millisecond or so; it polls where the platform has none.
@@ -95,12 +95,23 @@ export function localNs (options: LocalNsOptions): RecordNameSystem {
   }
   let ready: Promise<unknown> | undefined
   const folder = folderWatcher(options.path)
+  // Kept a few milliseconds past each publish, so a writer publishing one message at a time locks once.
+  const locks = new Map<string, FileLease>()
+  // The record this process last wrote under a lock it has held since: what a publish's check reads.
+  const written = new Map<string, { heldSince: number, record: Uint8Array }>()
+  const inside = new Set<string>()
+  const ownWrite = (name: string): Uint8Array | undefined => {
+    const mine = written.get(name)
+    return inside.has(name) && mine !== undefined && mine.heldSince === locks.get(name)?.heldSince ? mine.record : undefined
+  }
   return recordNs({
     backend: 'local',
     scheme: 'local',
     pollMs: options.pollMs,
     storage: {
       async read (name) {
+        const mine = ownWrite(name)
+        if (mine !== undefined) return mine
         try {
           return new Uint8Array(await readFile(file(name)))
         } catch (e) {
@@ -112,9 +123,23 @@ export function localNs (options: LocalNsOptions): RecordNameSystem {
         ready ??= mkdir(options.path, { recursive: true })
         await ready
         await replaceFile(file(name), record, { mode: 0o644, durability: options.durability })
+        const heldSince = locks.get(name)?.heldSince
+        if (inside.has(name) && heldSince !== undefined) written.set(name, { heldSince, record })
       },
       async exclusive (name, section) {
-        return await withFileLock(`${file(name)}.lock`, section)
+        let lock = locks.get(name)
+        if (lock === undefined) locks.set(name, lock = new FileLease(`${file(name)}.lock`))
+        return await lock.run(async () => {
+          inside.add(name)
+          try {
+            return await section()
+          } finally {
+            inside.delete(name)
+          }
+        })
+      },
+      async close () {
+        await Promise.all([...locks.values()].map(async lock => { await lock.close() }))
       },
       subscribe: options.notify === false
         ? undefined
