@@ -189,7 +189,7 @@ async function remotelogEndpoint (dir: string, config: any): Promise<{ endpoint:
   const { openCas, openNs } = await import('../adapters/registry.js')
   const { countingCas, emptyCounts } = await import('../core/counting.js')
   const { Endpoint } = await import('../core/endpoint.js')
-  const context = { stateDir: dir }
+  const context = { stateDir: dir, durability: config.durability }
   const raw = await openCas(config.cas, context)
   const ns = await openNs(config.ns, context)
   const counts = emptyCounts()

@@ -1,5 +1,5 @@
 import { formatValue } from './format.js'
-import { CHARTS, GUARANTEES, METRICS, VERDICT_CELL, evidenceBrief, verdictOf, type BackendResult, type ChartSpec, type CompareReport, type Verdict } from './metrics.js'
+import { CHARTS, GUARANTEES, METRICS, OUTAGE_LABEL, OUTAGE_MEANING, VERDICT_CELL, evidenceBrief, outageBrief, outageRowCell, verdictOf, type BackendResult, type ChartSpec, type CompareReport, type OutageOutcome, type Verdict } from './metrics.js'
 import { PALETTE, barChart, distributionChart, escapeXml, lineChart } from './svg.js'
 
 const STYLE = `
@@ -12,8 +12,8 @@ th:first-child, td:first-child { text-align: left; }
 thead th { border-bottom: 2px solid #bbb; white-space: normal; vertical-align: bottom; max-width: 90px; }
 td.yes { color: #176e2c; } td.no { color: #b00020; font-weight: 600; } td.na { color: #777; }
 td.backend { color: #176e2c; font-weight: 600; } td.readers { color: #0b5f80; font-weight: 600; }
-table.evidence td, table.evidence th { white-space: normal; text-align: left; vertical-align: top; } table.evidence td { font-size: 12px; }
-table.evidence td.why { max-width: 820px; } .legend { color: #555; font-size: 12px; max-width: 1100px; }
+table.evidence td, table.evidence th, table.outage td.why, table.outage th { white-space: normal; text-align: left; vertical-align: top; } table.evidence td, table.outage td.why { font-size: 12px; }
+table.evidence td.why, table.outage td.why { max-width: 820px; } .legend { color: #555; font-size: 12px; max-width: 1100px; }
 .tables { display: flex; flex-wrap: wrap; gap: 0 32px; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(700px, 1fr)); gap: 18px; }
 figure.chart { margin: 0; padding: 12px; border: 1px solid #e4e4e4; border-radius: 6px; background: #fff; }
@@ -57,15 +57,24 @@ const VERDICT_CLASS: Record<Verdict, string> = {
   'not measured': 'na'
 }
 
-/** One row per backend, one column per guarantee: who refused the raw attack (the full verdict on hover and below). */
+/** The outage cell: `data-outage` is `recovered`, `not recovered`, `not applicable` or `not measured`. */
+function outageTd (o: OutageOutcome | undefined): string {
+  if (o === undefined) return '<td data-outage="">—</td>'
+  const [state, cls] = 'notApplicable' in o ? ['not applicable', 'na'] : 'notMeasured' in o ? ['not measured', 'na'] : o.recovered ? ['recovered', 'yes'] : ['not recovered', 'no']
+  const ms = 'recoveryMs' in o && o.recoveryMs !== undefined ? ` data-recovery-ms="${o.recoveryMs}"` : ''
+  return `<td class="${cls}" data-outage="${state}"${ms} title="${escapeXml(outageBrief(o))}">${escapeXml(outageRowCell(o))}</td>`
+}
+
+/** One row per backend, one column per guarantee: who refused the raw attack (the full verdict on hover and below); then the outage. */
 function guaranteesTable (results: BackendResult[]): string {
-  const head = `<thead><tr><th>backend (ns+cas)</th>${GUARANTEES.map(g => `<th data-guarantee="${g.key}" title="${escapeXml(g.meaning)}">${escapeXml(g.label)}</th>`).join('')}</tr></thead>`
+  const outage = results.some(r => r.outage !== undefined)
+  const head = `<thead><tr><th>backend (ns+cas)</th>${GUARANTEES.map(g => `<th data-guarantee="${g.key}" title="${escapeXml(g.meaning)}">${escapeXml(g.label)}</th>`).join('')}${outage ? `<th data-outage title="${escapeXml(OUTAGE_MEANING)}">${escapeXml(OUTAGE_LABEL)}</th>` : ''}</tr></thead>`
   const rows = results.map(r => `<tr data-backend="${escapeXml(r.id)}"><td>${escapeXml(r.id)}</td>${GUARANTEES.map(g => {
     const o = r.guarantees[g.key]
     if (o === undefined) return `<td data-guarantee="${g.key}">—</td>`
     const verdict = verdictOf(o)
     return `<td class="${VERDICT_CLASS[verdict]}" data-guarantee="${g.key}" data-verdict="${escapeXml(verdict)}" title="${escapeXml(`${verdict}: ${o.how}`)}">${escapeXml(VERDICT_CELL[verdict])}</td>`
-  }).join('')}</tr>`)
+  }).join('')}${outage ? outageTd(r.outage) : ''}</tr>`)
   return `<table class="guarantees">${head}<tbody>${rows.join('')}</tbody></table>`
 }
 
@@ -79,6 +88,14 @@ function evidenceTable (results: BackendResult[]): string {
     return [`<tr data-backend="${escapeXml(r.id)}" data-guarantee="${g.key}" data-verdict="${escapeXml(verdict)}"><td>${escapeXml(r.id)}</td><td>${escapeXml(g.label)}</td><td class="${VERDICT_CLASS[verdict]}">${escapeXml(verdict)}</td><td class="why">${escapeXml(evidenceBrief(o))}<details><summary>in full</summary>${escapeXml(o.how)}</details></td></tr>`]
   }))
   return `<table class="evidence">${head}<tbody>${rows.join('')}</tbody></table>`
+}
+
+/** What each outage cut and how it ended, per backend. */
+function outageSection (results: BackendResult[]): string {
+  const rows = results.filter(r => r.outage !== undefined).map(r => `<tr data-backend="${escapeXml(r.id)}"><td>${escapeXml(r.id)}</td>${outageTd(r.outage)}<td class="why">${escapeXml(outageBrief(r.outage!))}</td></tr>`)
+  return `<section><h2>${escapeXml(OUTAGE_LABEL)}</h2>
+<p class="legend">${escapeXml(OUTAGE_MEANING)}. Hypercore's DHT and DNS queries run over UDP and are not behind a proxy: a row says which part was not cut.</p>
+<table class="outage"><thead><tr><th>backend</th><th>outcome</th><th>what was cut, retries, errors</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`
 }
 
 /**
@@ -107,6 +124,7 @@ ${failures !== '' ? `<ul class="failed">${failures}</ul>` : ''}
 <section><h2>Who enforces each guarantee</h2>
 <p class="legend">Each guarantee is attacked with the backend's own protocol, files or SDK, bypassing remotelog's client: <b>backend refuses</b> = refused by the backend (its status code or revert, its state unchanged); <b>readers refuse</b> = accepted by the backend, refused by every reader (for a rollback: every reader that saw newer; a new reader cannot tell); <b>NOT HELD</b> = a reader followed the attack. Readers are synced after every attack and their copies read back.</p>
 ${evidenceTable(results)}</section>
+${results.some(r => r.outage !== undefined) ? outageSection(results) : ''}
 <section class="charts">${CHARTS.map(c => chart(c, results)).join('\n')}</section>
 <script type="application/json" id="report-data">${data}</script>
 </body></html>

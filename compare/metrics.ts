@@ -1,5 +1,7 @@
 /** What a comparison measures per backend, and how each figure is charted in the HTML report. */
 
+import { outageCell, type OutageResult } from './outage.js'
+
 export type ChartKind = 'distribution' | 'bars' | 'catch-up'
 
 /** One chart of the report; every metric belongs to exactly one. */
@@ -199,6 +201,58 @@ export function evidenceBrief (outcome: GuaranteeOutcome): string {
   }).join(' | ')
 }
 
+/** One backend of a combination that compare's outage cut, or could not cut. */
+export interface OutagePart {
+  role: 'NS' | 'CAS'
+  /** What it talks to, e.g. `the remote log service (Twirp over HTTP, http://127.0.0.1:7878)`. */
+  what: string
+  /** Set when not cut: what it goes over that a TCP fault proxy cannot sit in front of (`UDP`). */
+  over?: string
+}
+
+/**
+ * The "survives a 3 s outage" row of one combination (compare/backend-outage.ts): measured with
+ * fault proxies in front of every backend in `cut`; `notApplicable` when both backends are on local
+ * disk; `notMeasured` when nothing could be cut (or the endpoints could not be set up).
+ */
+export type OutageOutcome =
+  | (OutageResult & { outageMs: number, cut: OutagePart[], notCut: OutagePart[] })
+  | { notApplicable: string }
+  | { notMeasured: string, notCut: OutagePart[] }
+
+/** The row's label in the table and the HTML report. */
+export const OUTAGE_LABEL = 'survives a 3 s outage'
+
+/** What the row means, under the table and on hover in the HTML report. */
+export const OUTAGE_MEANING = 'a writer and a live follower reach every networked backend through TCP fault proxies; all are cut (connections refused) for 3 s while the writer appends; figure: time from the backends\' return until the follower holds every message, none lost, none twice'
+
+const notCutText = (parts: OutagePart[]): string => parts.map(p => `${p.role} over ${p.over ?? '?'}`).join(', ')
+
+/**
+ * The row's cell: `✓ 1.2 s`, `✗ 2 lost` (the error goes under the table), `✓ 1.4 s (CAS cut; NS over UDP not cut)`,
+ * `not applicable (no network)`, `not measured (NS over UDP)`; `—` when compare ran without it.
+ * @example outageRowCell({ recovered: true, recoveryMs: 1210, lost: 0, duplicated: 0, retries: 4, outageMs: 3000, cut: [ns], notCut: [] }) // '✓ 1.2 s'
+ */
+export function outageRowCell (outcome: OutageOutcome | undefined): string {
+  if (outcome === undefined) return '—'
+  if ('notApplicable' in outcome) return 'not applicable (no network)'
+  if ('notMeasured' in outcome) return outcome.notCut.length > 0 ? `not measured (${notCutText(outcome.notCut)})` : 'not measured'
+  const cell = outageCell({ ...outcome, error: undefined })
+  return outcome.notCut.length === 0 ? cell : `${cell} (${outcome.cut.map(p => p.role).join(' and ')} cut; ${notCutText(outcome.notCut)} not cut)`
+}
+
+/** The row in one line, with what was cut and any error (under the table, on hover in the HTML report). */
+export function outageBrief (outcome: OutageOutcome): string {
+  if ('notApplicable' in outcome) return `not applicable: ${outcome.notApplicable}`
+  if ('notMeasured' in outcome) return `not measured: ${outcome.notMeasured}`
+  const what = outcome.recovered
+    ? `recovered ${outcome.recoveryMs!} ms after the backends returned`
+    : `did not recover: ${outcome.lost} lost, ${outcome.duplicated} twice${outcome.error !== undefined ? `, ${outcome.error}` : ''}`
+  const parts = [`cut for ${outcome.outageMs} ms: ${outcome.cut.map(p => `${p.role}: ${p.what}`).join('; ')}`]
+  if (outcome.notCut.length > 0) parts.push(`not cut: ${outcome.notCut.map(p => `${p.role}: ${p.what} (${p.over ?? '?'})`).join('; ')}`)
+  return `${what}, ${outcome.retries} retries by the follower; ${parts.join('; ')}`
+}
+
 /** The outcome of the scenario on one NS + CAS combination. */
 export interface BackendResult {
   /** `<ns>+<cas>`, e.g. `ens+local`. */
@@ -216,6 +270,8 @@ export interface BackendResult {
   /** Raw counts behind the figures. */
   details: Record<string, number>
   durationMs: number
+  /** "Survives a 3 s outage", measured after the scenario; absent when compare ran with `outage: false`. */
+  outage?: OutageOutcome
 }
 
 /** What `remotelog compare` reports (`--json` prints exactly this). */

@@ -4,7 +4,7 @@ import type { RetryEvent } from '../core/live-follow.js'
 
 /**
  * What cuts the network between the endpoints and a backend: a fault proxy in front of it
- * (test/support/fault-proxy.ts is one), or several at once (`allOf`).
+ * (compare/fault-proxy.ts is one), or several at once (`allOf`).
  */
 export interface OutageSwitch {
   /** Connections refused (and open ones reset) until `comeUp`. */

@@ -6,6 +6,8 @@ import type { LogMode } from '../core/log-options.js'
 import type { DevnetSettings } from '../devnet/settings.js'
 import { useDevnet } from '../devnet/use-devnet.js'
 import type { CompareReport } from './metrics.js'
+import { measureBackendOutage } from './backend-outage.js'
+import { outageBrief } from './metrics.js'
 import { runScenario } from './scenario.js'
 
 export const NS_BACKENDS = ['local', 'twirp', 'ens', 'hypercore', 'ipns', 'dns'] as const
@@ -25,6 +27,8 @@ export interface CompareOptions {
   messageBytes?: number
   resolves?: number
   catchUpPoints?: number
+  /** Measure "survives a 3 s outage" after each scenario (a few seconds per combination). Default true. */
+  outage?: boolean
   /** Progress lines. */
   log?: (line: string) => void
 }
@@ -87,8 +91,15 @@ export async function runCompare (options: CompareOptions = {}): Promise<Compare
     for (const cas of casList) {
       for (const ns of nsList) {
         log(`running ${ns}+${cas}: ${scenario.messages} messages in batches of ${scenario.batch}…`)
-        const result = await runScenario({ ...scenario, devnet, ns, cas, catchUpPoints: options.catchUpPoints, root: await mkdtemp(join(root, `${ns}-${cas}-`)), log })
+        const rowRoot = await mkdtemp(join(root, `${ns}-${cas}-`))
+        const result = await runScenario({ ...scenario, devnet, ns, cas, catchUpPoints: options.catchUpPoints, root: rowRoot, log })
         log(result.ok ? `  done in ${result.durationMs} ms` : `  FAILED: ${result.error ?? ''}`)
+        if (options.outage !== false) {
+          // Measured even when the scenario failed: it uses a writer and a follower of its own.
+          const at = performance.now()
+          result.outage = await measureBackendOutage({ devnet, ns, cas, mode: scenario.mode, pageEntries: scenario.pageEntries, root: join(rowRoot, 'outage'), log: line => { log(`[${result.id}] ${line}`) } })
+          log(`  outage: ${outageBrief(result.outage)} (${Math.round(performance.now() - at)} ms)`)
+        }
         report.results.push(result)
       }
     }

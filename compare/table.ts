@@ -1,5 +1,5 @@
 import { formatValue } from './format.js'
-import { GUARANTEES, METRICS, VERDICT_CELL, evidenceBrief, verdictOf, type BackendResult, type CompareReport } from './metrics.js'
+import { GUARANTEES, METRICS, OUTAGE_LABEL, VERDICT_CELL, evidenceBrief, outageBrief, outageRowCell, verdictOf, type BackendResult, type CompareReport } from './metrics.js'
 
 const COLUMNS_PER_BLOCK = 6
 
@@ -12,13 +12,14 @@ function block (results: BackendResult[]): string {
   const rows: string[][] = [['', ...results.map(r => r.id)]]
   for (const m of METRICS) rows.push([m.label, ...results.map(r => r.ok ? formatValue(r.metrics[m.key], m.unit) : '—')])
   for (const g of GUARANTEES) rows.push([g.label, ...results.map(r => r.guarantees[g.key] === undefined ? '—' : VERDICT_CELL[verdictOf(r.guarantees[g.key]!)])])
+  if (results.some(r => r.outage !== undefined)) rows.push([OUTAGE_LABEL, ...results.map(r => outageRowCell(r.outage))])
   return pad(rows)
 }
 
 /**
  * The comparison as a terminal table: one column per backend (in blocks that fit a terminal),
- * one row per metric and guarantee (who refused the raw attack), then each attack's evidence, the
- * scenario and any failure or guarantee NOT HELD.
+ * one row per metric and guarantee (who refused the raw attack) and "survives a 3 s outage", then
+ * each attack's evidence, the scenario, any failure or guarantee NOT HELD, and what each outage cut.
  * @example process.stdout.write(renderTable(report) + '\n')
  */
 export function renderTable (report: CompareReport): string {
@@ -40,6 +41,12 @@ export function renderTable (report: CompareReport): string {
       const outcome = r.guarantees[g.key]
       if (outcome?.evidence !== undefined) lines.push(`  ${r.id} ${g.label}: ${verdictOf(outcome)} — ${evidenceBrief(outcome)}`)
     }
+  }
+  const outages = report.results.filter(r => r.outage !== undefined)
+  if (outages.length > 0) {
+    lines.push('', `${OUTAGE_LABEL}: a writer and a live follower reach every networked backend through TCP fault proxies, all cut (connections refused) for 3 s;`,
+      'the figure is the time from the backends\' return until the follower holds every message, none lost, none twice (✗: it did not). Per backend:')
+    for (const r of outages) lines.push(`  ${r.id}: ${outageBrief(r.outage!)}`)
   }
   lines.push('')
   for (const r of report.results) {

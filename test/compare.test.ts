@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CHARTS, GUARANTEES, METRICS, VERDICT_CELL, type AttackEvidence, type BackendResult, type CompareReport, type GuaranteeOutcome, type Verdict } from '../compare/metrics.js'
+import { CHARTS, GUARANTEES, METRICS, OUTAGE_LABEL, VERDICT_CELL, outageRowCell, type AttackEvidence, type BackendResult, type CompareReport, type GuaranteeOutcome, type Verdict } from '../compare/metrics.js'
 import { renderTable } from '../compare/table.js'
 import { startDevnet, type Devnet } from '../devnet/devnet.js'
 import { runCli } from './support/cli.js'
@@ -136,7 +136,38 @@ describe('remotelog compare on a running devnet', () => {
     expect(row('owner-only writes')).toEqual(report.results.map(r => VERDICT_CELL[PROMISED[r.ns].ownerOnlyWrites[0]]))
     expect(row('rollback rejected')).toEqual(report.results.map(r => VERDICT_CELL[PROMISED[r.ns].rollbackRejected[0]]))
     expect(table).toContain('twirp+local owner-only writes: refused by the backend — another key moves the name to a forged head continuing the log → HTTP 403 permission_denied')
-    expect(table).not.toMatch(/FAILED|NOT HELD|not measured|did not hold/)
+    // The outage row may say "not measured (NS over UDP)": the guarantees alone never do.
+    expect(renderTable({ ...report, results: report.results.map(r => ({ ...r, outage: undefined })) })).not.toMatch(/FAILED|NOT HELD|not measured|did not hold/)
+  })
+
+  it('says per backend whether a live follower survives a 3 s outage of the networked backends, and how long it took', () => {
+    const byId = (id: string): BackendResult => report.results.find(r => r.id === id)!
+    for (const r of report.results) expect(r.outage, r.id).toBeDefined()
+    // Twirp: the service behind a fault proxy, cut for 3 s; the follower ends with every message once.
+    const twirp = byId('twirp+local').outage!
+    expect(twirp).toMatchObject({ recovered: true, lost: 0, duplicated: 0, outageMs: 3000, notCut: [] })
+    if (!('recovered' in twirp)) throw new Error('twirp+local: the outage was not measured')
+    expect(twirp.error).toBeUndefined()
+    expect(twirp.recoveryMs).toBeTypeOf('number')
+    expect(twirp.recoveryMs).toBeGreaterThanOrEqual(0)
+    expect(twirp.retries).toBeGreaterThan(0) // the follower did see the outage
+    expect(twirp.cut).toEqual([{ role: 'NS', what: expect.stringContaining('remote log service') }])
+    // ENS and IPNS: their HTTP endpoints are behind the proxies too (measured; the figure is not asserted here).
+    for (const id of ['ens+local', 'ipns+local']) expect(byId(id).outage, id).toMatchObject({ outageMs: 3000, cut: [{ role: 'NS' }], notCut: [] })
+    // Nothing on the network: not applicable. Over UDP: not measured, and no cut is claimed.
+    expect(byId('local+local').outage).toEqual({ notApplicable: expect.stringMatching(/no network/) })
+    for (const r of report.results.filter(r => r.ns === 'hypercore' || r.ns === 'dns')) {
+      expect(r.outage, r.id).toMatchObject({ notMeasured: expect.any(String), notCut: [{ role: 'NS', over: 'UDP' }] })
+      expect(r.outage, r.id).not.toHaveProperty('recovered')
+    }
+
+    const rows = renderTable(report).split('\n')
+    const cells = rows.find(line => line.startsWith(OUTAGE_LABEL))!.slice(OUTAGE_LABEL.length).trim().split(/\s{2,}/)
+    expect(cells).toEqual(report.results.map(r => outageRowCell(r.outage)))
+    expect(cells[report.results.findIndex(r => r.id === 'twirp+local')]).toMatch(/^✓ \d+\.\d s$/)
+    expect(cells[report.results.findIndex(r => r.id === 'local+local')]).toBe('not applicable (no network)')
+    expect(cells[report.results.findIndex(r => r.id === 'hypercore+local')]).toBe('not measured (NS over UDP)')
+    expect(rows.find(line => line.startsWith('  twirp+local: recovered'))).toMatch(/cut for 3000 ms: NS: the remote log service/)
   })
 
   it('writes an HTML report that renders in headless Chromium: one chart per metric, every backend in each, no console errors', async () => {
@@ -174,6 +205,9 @@ describe('remotelog compare on a running devnet', () => {
       // Who refused: one cell per backend and guarantee, then every guarantee's evidence.
       const verdicts = await page.$$eval('table.guarantees tbody td[data-verdict]', tds => tds.map(td => `${td.closest('tr')!.getAttribute('data-backend')!} ${td.getAttribute('data-guarantee')!} ${td.getAttribute('data-verdict')!}`))
       expect(verdicts).toEqual(report.results.flatMap(r => GUARANTEES.map(g => `${r.id} ${g.key} ${r.guarantees[g.key]!.verdict!}`)))
+      const outages = await page.$$eval('table.guarantees tbody td[data-outage]', tds => tds.map(td => `${td.closest('tr')!.getAttribute('data-backend')!} ${td.getAttribute('data-outage')!} ${td.textContent ?? ''}`))
+      expect(outages).toEqual(report.results.map(r => `${r.id} ${'notApplicable' in r.outage! ? 'not applicable' : 'notMeasured' in r.outage! ? 'not measured' : r.outage!.recovered ? 'recovered' : 'not recovered'} ${outageRowCell(r.outage)}`))
+      expect(await page.$$eval('table.outage tbody tr', trs => trs.length)).toBe(report.results.length)
       const evidence = await page.$$eval('table.evidence tbody tr', trs => trs.map(tr => tr.textContent ?? ''))
       expect(evidence).toHaveLength(report.results.length * GUARANTEES.length)
       expect(evidence.find(text => text.startsWith('ens+localowner-only writes'))).toMatch(/refused by the backend.*tx status 0/)

@@ -5,7 +5,7 @@ import type { Config } from '../config/config.js'
 import { openEndpoint } from '../config/open-endpoint.js'
 import type { Endpoint } from '../core/endpoint.js'
 import { isRemoteLogError } from '../core/errors.js'
-import { startFaultProxy } from './support/fault-proxy.js'
+import { startFaultProxy } from '../compare/fault-proxy.js'
 import { tempDir } from './support/temp-dir.js'
 
 // The same proxy on a libp2p port (the way endpoints reach the devnet's Helia hub): bitswap over an

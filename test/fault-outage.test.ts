@@ -5,7 +5,7 @@ import { openEndpoint } from '../config/open-endpoint.js'
 import type { Endpoint } from '../core/endpoint.js'
 import { startRemoteLogService } from '../devnet/remote-log-service.js'
 import { remoteConfig } from '../service/remote-config.js'
-import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js'
+import { startFaultProxy, type FaultProxy } from '../compare/fault-proxy.js'
 import { tempDir } from './support/temp-dir.js'
 
 // compare's "survives a 3 s outage" measurement, on the remote log service behind a fault proxy.

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
-import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js'
+import { startFaultProxy, type FaultProxy } from '../compare/fault-proxy.js'
 
 // The fault proxy itself, in front of a plain HTTP server: each fault does what it says.
 describe('fault proxy', () => {

@@ -10,7 +10,7 @@ import { startEnsDevnet } from '../devnet/ens-devnet.js'
 import { startIpfsRpcNode } from '../devnet/ipfs-rpc-node.js'
 import { startRemoteLogService } from '../devnet/remote-log-service.js'
 import { remoteConfig } from '../service/remote-config.js'
-import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js'
+import { startFaultProxy, type FaultProxy } from '../compare/fault-proxy.js'
 import { tempDir } from './support/temp-dir.js'
 
 /*

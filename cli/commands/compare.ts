@@ -17,6 +17,7 @@ interface CompareFlags {
   resolves: number
   html?: string
   screenshot?: string
+  outage: boolean
   quiet?: boolean
 }
 
@@ -24,7 +25,7 @@ const list = (value: string): string[] => value.split(',').map(v => v.trim()).fi
 
 export function registerCompare (program: Command): void {
   program.command('compare')
-    .description('run one scenario on each NS backend (and each CAS backend with --cas) of a devnet and compare latency, requests, bytes, gas and guarantees')
+    .description('run one scenario on each NS backend (and each CAS backend with --cas) of a devnet and compare latency, requests, bytes, gas, guarantees and recovery from a 3 s outage')
     .option('--ns <list>', 'name systems, comma-separated: local,twirp,ens,hypercore,ipns,dns or all (default: all)')
     .option('--cas <list>', 'content stores, comma-separated: local,helia,kubo,twirp or all; each NS runs on each (default: local)')
     .option('--devnet <file>', 'a running devnet\'s settings file or folder (default: start an embedded devnet for this run)')
@@ -36,6 +37,7 @@ export function registerCompare (program: Command): void {
     .option('--resolves <n>', 'resolves timed per backend', parseCount, 20)
     .option('--html <file>', 'also write a self-contained HTML report with charts')
     .option('--screenshot <png>', 'with --html: also save a screenshot of the report (headless Chromium)')
+    .option('--no-outage', 'skip the "survives a 3 s outage" row (saves ~5 s per backend combination)')
     .option('--quiet', 'no progress lines on stderr')
     .action(async (flags: CompareFlags, command: Command) => {
       const g = globals(command)
@@ -52,6 +54,7 @@ export function registerCompare (program: Command): void {
         mode: flags.mode as LogMode,
         pageEntries: flags.pageEntries,
         resolves: flags.resolves,
+        outage: flags.outage,
         log: flags.quiet === true ? undefined : line => process.stderr.write(line + '\n')
       })
       let html: string | undefined
