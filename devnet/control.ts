@@ -6,7 +6,7 @@ import { fail, isRemoteLogError } from '../core/errors.js'
 export interface KeepResult {
   address: string
   /** The Hypercore seeder's replica (hypercore addresses only). */
-  seeded?: { length: number, hasHead: boolean }
+  seeded?: { length: number, hasHead: boolean, head?: string }
   /** What the always-on IPFS node pinned (when asked to pin). */
   pinned?: { length: number, head?: string }
 }

@@ -150,7 +150,7 @@ export async function startDevnet (options: DevnetOptions): Promise<Devnet> {
       const result: KeepResult = { address: request.address }
       if (scheme === 'hypercore') {
         const status = await hyper.seeder.seed(request.address, { signal })
-        result.seeded = { length: status.length, hasHead: status.hasHead }
+        result.seeded = { length: status.length, hasHead: status.hasHead, head: status.head }
       }
       if (request.pin === true) {
         const pinned = await pinner.keep(request.address, { signal })

@@ -3,6 +3,7 @@ import type Hypercore from 'hypercore'
 import type { Download } from 'hypercore'
 import type { CallOptions } from '../../core/content-store.js'
 import { fail, isRemoteLogError } from '../../core/errors.js'
+import { decodePointer } from '../../core/head-pointer.js'
 import { Deadline } from './hypercore-deadline.js'
 import { coreKeyOfName, nameOfCoreKey } from './hypercore-keys.js'
 import { networkSettings, type HypercoreNetworkOptions } from './hypercore-options.js'
@@ -24,6 +25,8 @@ export interface SeedStatus {
   length: number
   /** Whether the newest block is stored here, so readers can resolve through this seeder alone. */
   hasHead: boolean
+  /** The page id the newest block points at, when stored here. */
+  head?: string
   peers: number
 }
 
@@ -96,7 +99,8 @@ export async function startSeeder (options: SeederOptions): Promise<Seeder> {
 
   async function statusOf (name: string, core: Hypercore): Promise<SeedStatus> {
     const hasHead = core.length > 0 && await core.has(core.length - 1).catch(() => false)
-    return { name, length: core.length, hasHead, peers: core.peers.length }
+    const head = hasHead ? await core.get(core.length - 1, { wait: false }).then(block => block === null ? undefined : decodePointer(block).head.toString(), () => undefined) : undefined
+    return { name, length: core.length, hasHead, ...(head !== undefined ? { head } : {}), peers: core.peers.length }
   }
 
   async function catchUp (name: string, core: Hypercore, deadline: Deadline): Promise<SeedStatus> {
