@@ -96,6 +96,22 @@ export class PackChecker {
 
   /** Checks the next block of the stream; returns its role. */
   accept (cid: CID, bytes: Uint8Array): PackBlockKind {
+    return this.take(cid, bytes)
+  }
+
+  /**
+   * `accept` for a page the caller has already checked itself, as `walkChain` yields them: `bytes`
+   * hash to `cid` (`fetchPageBytes` checked them) and `page` is `decodePage(bytes)`. The page is
+   * neither hashed nor decoded again; every other check is the same. For bytes from outside (a
+   * pack file) use `accept`.
+   * @example for await (const { id, bytes, page } of walkChain(cas, head)) check.acceptPage(id, bytes, page)
+   */
+  acceptPage (cid: CID, bytes: Uint8Array, page: Page): PackBlockKind {
+    return this.take(cid, bytes, page)
+  }
+
+  /** With `decoded`, the block is one the caller checked against its CID and decoded. */
+  private take (cid: CID, bytes: Uint8Array, decoded?: Page): PackBlockKind {
     const n = this.counts.blocks
     let id: CID
     try {
@@ -103,7 +119,7 @@ export class PackChecker {
     } catch (cause) {
       throw fail('MALFORMED', `block #${n} (${cid.toString()}) is not a raw sha2-256 CIDv1: not a remotelog block`, { cause })
     }
-    if (!id.equals(cidOf(bytes))) throw fail('INTEGRITY', `block #${n} does not hash to its CID ${id.toString()}: the pack is corrupt`)
+    if (decoded === undefined && !id.equals(cidOf(bytes))) throw fail('INTEGRITY', `block #${n} does not hash to its CID ${id.toString()}: the pack is corrupt`)
     this.counts.blocks++
     this.counts.bytes += bytes.byteLength
 
@@ -115,7 +131,8 @@ export class PackChecker {
       return 'manifest'
     }
     const key = id.toString()
-    if (this.nextPage !== undefined && key === this.nextPage.toString()) return this.acceptPage(id, bytes)
+    if (this.nextPage !== undefined && key === this.nextPage.toString()) return this.takePage(id, decoded ?? decodePage(bytes, `page ${id.toString()}`))
+    if (decoded !== undefined) throw fail('MALFORMED', `page ${key} comes where ${this.nextPage === undefined ? 'no page' : `page ${this.nextPage.toString()}`} should`)
     if (this.pending.delete(key)) {
       this.counts.payloads++
       return 'payload'
@@ -126,9 +143,8 @@ export class PackChecker {
     throw fail('MALFORMED', `block #${n} (${key}) comes after the oldest page the pack should hold`)
   }
 
-  private acceptPage (id: CID, bytes: Uint8Array): PackBlockKind {
+  private takePage (id: CID, page: Page): PackBlockKind {
     if (this.pending.size > 0) throw this.missingPayload()
-    const page = decodePage(bytes, `page ${id.toString()}`)
     const isHead = this.last === undefined
     if (isHead) {
       checkHeadPage(id, page)

@@ -1,9 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
 import { rename, rm } from 'node:fs/promises'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import { CarWriter } from '@ipld/car/writer'
 import type { CID } from 'multiformats/cid'
 import type { ContentStore } from './content-store.js'
 import { fail, isRemoteLogError } from './errors.js'
@@ -11,6 +7,7 @@ import { cidOf } from './ids.js'
 import { PackChecker, packReach, type PackSummary } from './pack-check.js'
 import { encodeManifest } from './pack-manifest.js'
 import type { PackProgress } from './pack-verify.js'
+import { openPackFile, type PackFileWriter } from './pack-write.js'
 import type { Entry } from './page.js'
 import { walkChain, type ChainPage } from './page-chain.js'
 
@@ -76,7 +73,8 @@ async function * payloads (cas: ContentStore, entries: Entry[], window: number, 
  * Writes a log as a CARv1 pack file (SPEC §7) rooted at its head page, streaming: the manifest,
  * then each page from the head back, each followed by the payloads its entries point at (a
  * payload two pages share is written after each of them: valid CAR, and no log-long set). Memory
- * holds one page and a window of payloads, whatever the log's length. The file appears under its
+ * holds two pages (the walk reads one ahead), a window of payloads and two 1 MiB write chunks,
+ * whatever the log's length; the file is written a chunk at a time. The file appears under its
  * name only when complete (written to a temporary name, then renamed). Every block written also
  * passes the same checks as `verifyPack`, so an export never produces a pack verify rejects.
  * `ipfs dag import` accepts the file; it pins the roots (the head page and the manifest).
@@ -103,51 +101,45 @@ export async function exportPack (out: string, options: ExportPackOptions): Prom
   const total = headPage.length! - since
 
   const temp = `${out}.${randomBytes(4).toString('hex')}.partial`
-  const { writer, out: car } = CarWriter.create(roots)
-  const file = createWriteStream(temp)
-  const sink = pipeline(Readable.from(car), file)
-  // CarWriter's put and close wait until the file has taken the bytes; if the file fails they
-  // would wait forever, so the failure rejects the one wait in progress. (Not Promise.race with a
-  // long-lived promise: that adds a reaction to it per block, and memory grows with the log.)
-  let sinkError: unknown
-  let abandon: ((e: unknown) => void) | undefined
-  sink.catch(e => { sinkError = e; abandon?.(e) })
-  const wait = async (step: Promise<void>): Promise<void> => {
-    if (sinkError !== undefined) throw sinkError
-    await new Promise<void>((resolve, reject) => {
-      abandon = reject
-      step.then(resolve, reject)
-    })
-    abandon = undefined
+  let car: PackFileWriter
+  try {
+    car = await openPackFile(temp, roots)
+  } catch (cause) {
+    await chain.return(undefined).catch(() => {})
+    throw fail('UNAVAILABLE', `cannot write pack ${out}`, { cause })
   }
-  const put = async (cid: CID, bytes: Uint8Array): Promise<void> => {
-    check.accept(cid, bytes)
-    await wait(writer.put({ cid, bytes }))
-    options.onProgress?.({ ...check.progress, total })
-  }
+  const progress = (): void => { options.onProgress?.({ ...check.progress, total }) }
 
   try {
-    await put(manifestId, manifest)
+    check.accept(manifestId, manifest)
+    await car.put(manifestId, manifest)
+    progress()
     let page: ChainPage = first.value!
     for (;;) {
-      // The older page is read while this one and its payloads are written.
-      const older = chain.next()
-      older.catch(() => {})
-      await put(page.id, page.bytes)
+      // walkChain has checked the page's bytes against its id and decoded it: the checker takes
+      // both as they are (no second hash or decode); it still checks the page's place in the pack.
+      check.acceptPage(page.id, page.bytes, page.page)
+      await car.put(page.id, page.bytes)
+      progress()
       const entries = page.page.entries.filter(e => e.seq >= since)
-      for await (const block of payloads(cas, entries, window, signal)) await put(block.cid, block.bytes)
-      const next = await older
+      // Payloads come from the store: hashed here again, whatever the store checked.
+      for await (const block of payloads(cas, entries, window, signal)) {
+        check.accept(block.cid, block.bytes)
+        await car.put(block.cid, block.bytes)
+        progress()
+      }
+      // The walk reads the older page ahead, while this one was written.
+      const next = await chain.next()
       if (next.done === true) break
       page = next.value
     }
     const summary = check.finish()
-    await wait(writer.close())
-    await sink
+    const fileBytes = await car.close()
     await rename(temp, out)
-    return { ...summary, file: out, fileBytes: file.bytesWritten }
+    return { ...summary, file: out, fileBytes }
   } catch (e) {
-    file.destroy()
-    await sink.catch(() => {})
+    await car.destroy()
+    await chain.return(undefined).catch(() => {})
     await rm(temp, { force: true })
     if (isRemoteLogError(e)) throw e
     throw fail('UNAVAILABLE', `cannot write pack ${out}`, { cause: e })

@@ -3,7 +3,7 @@ import type { ContentStore } from './content-store.js'
 import { fail } from './errors.js'
 import { cidOf } from './ids.js'
 import { decodePage, equalBytes, type Page } from './page.js'
-import { checkScrubbedEntries, type PageHeader } from './page-header.js'
+import { checkScrubbedEntries, decodePageHeader, type PageHeader } from './page-header.js'
 
 /** One page of a log's chain, with its id and its encoded bytes. */
 export interface ChainPage {
@@ -92,13 +92,29 @@ export function missingTail (id: CID, page: PageLinks): Error {
  * (`decodePage`), each tail (`checkTail`, `checkStart`, `missingTail`), and every entry against
  * the head's scrubbed list (`checkScrubbedEntries`). With `fromHead: false` the walk starts at an
  * older page, whose (empty) scrubbed list is not the log's: only the entries it names are checked.
- * One page is in memory at a time.
+ * Reads one page ahead: as soon as a page's header names its tail (and the walk will go on), the
+ * tail's get starts, so it runs while this page is decoded and used. So at most two pages are in
+ * memory, and a walk left early may have read one page more than it yielded.
  * @example
  * for await (const { id, page } of walkChain(cas, head)) console.log(id.toString(), page.firstSeq)
  */
 export async function * walkChain (cas: ContentStore, head: CID, options: { from?: number, fromHead?: boolean, signal?: AbortSignal } = {}): AsyncGenerator<ChainPage> {
   const from = options.from ?? 0
-  let current = await fetchPage(cas, head, options.signal)
+  const { signal } = options
+  let ahead: Promise<Uint8Array> | undefined
+  /** Decodes a page fetched (and hash-checked) by id, first starting the get of its tail if the walk goes there. */
+  const decode = (id: CID, bytes: Uint8Array): ChainPage => {
+    const where = `page ${id.toString()}`
+    // decodePage reads the header again and throws the same errors; the header alone is cheap.
+    const header = decodePageHeader(bytes, where)
+    ahead = undefined
+    if (header.firstSeq! > from && header.tail !== undefined) {
+      ahead = fetchPageBytes(cas, header.tail, signal)
+      ahead.catch(() => {}) // awaited when the walk gets there; ignored if it ends before
+    }
+    return { id, page: decodePage(bytes, where), bytes }
+  }
+  let current = decode(head, await fetchPageBytes(cas, head, signal))
   checkHeadPage(head, current.page)
   checkStart(head, current.page)
   const scrubbed = new Set(current.page.scrubbed)
@@ -107,7 +123,8 @@ export async function * walkChain (cas: ContentStore, head: CID, options: { from
   yield current
   while (current.page.firstSeq! > from) {
     if (current.page.tail === undefined) throw missingTail(current.id, current.page)
-    const older = await fetchPage(cas, current.page.tail, options.signal)
+    const id = current.page.tail
+    const older = decode(id, await (ahead ?? fetchPageBytes(cas, id, signal)))
     checkTail(current, older)
     checkStart(older.id, older.page)
     checkScrubbedEntries(`page ${older.id.toString()}`, older.page.entries, scrubbed, complete)

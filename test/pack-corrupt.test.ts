@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CarBlockIterator } from '@ipld/car/iterator'
@@ -153,6 +154,39 @@ describe('bad packs fail verify and import with a clear error', () => {
 })
 
 describe('a failed import restores nothing', () => {
+  it('a pack that changes between the verify pass and the store pass: INTEGRITY, no head stored', async () => {
+    // Two payloads of one page swapped: still a valid pack, same roots and size, other block order.
+    const { pages, others } = await pageIds()
+    const car = await CarBlockIterator.fromBytes(await readFile(pack))
+    const blocks: Array<{ cid: CID, bytes: Uint8Array }> = []
+    for await (const block of car) blocks.push(block)
+    const at = blocks.findIndex((b, i) => others.includes(b.cid.toString()) && others.includes(blocks[i + 1]?.cid.toString()))
+    expect(at).toBeGreaterThan(0)
+    expect(pages).not.toContain(blocks[at + 1].cid.toString())
+    ;[blocks[at], blocks[at + 1]] = [blocks[at + 1], blocks[at]]
+    const { writer, out } = CarWriter.create(await car.getRoots())
+    const chunks: Uint8Array[] = []
+    const collecting = (async () => { for await (const c of out) chunks.push(c) })()
+    for (const block of blocks) await writer.put(block)
+    await writer.close()
+    await collecting
+    const swapped = Buffer.concat(chunks)
+    await expect(verifyPack(await (async () => { const f = join(dir, 'swapped.car'); await writeFile(f, swapped); return f })())).resolves.toMatchObject({ blocks: blocks.length })
+
+    const file = join(dir, 'changing.car')
+    await writeFile(file, await readFile(pack))
+    const cas = memoryCas()
+    let changed = false
+    await expect(importPack(file, cas, {
+      onProgress: p => {
+        // The verify pass has read the whole (small) file when it reports its last block.
+        if (p.phase === 'verify' && p.blocks === blocks.length && !changed) { changed = true; writeFileSync(file, swapped) }
+      }
+    })).rejects.toMatchObject({ code: 'INTEGRITY', message: expect.stringMatching(/changed while it was imported/) })
+    expect(changed).toBe(true)
+    expect(await cas.has(log.writer.head!)).toBe(false)
+  })
+
   it('a new device importing a corrupt pack with restore has no log afterwards', async () => {
     const root = await tempDir()
     const config = { ...defaultConfig(join(root, 'store')), log: { mode: 'pointer' as const, pageEntries: 20 } }
