@@ -1,12 +1,18 @@
 // Remote log service benchmarks (issue 6). `remotelog serve` runs in its own process on 127.0.0.1
 // (local on-disk backends, as `init` configures them); autocannon drives it.
-// 1. requests/s and p50/p99 latency of Add, Get and Fetch, 1 and 32 connections, protobuf vs JSON;
+// 1. requests/s and p50/p99 latency of Add, Get and Fetch, 1 and 32 connections, protobuf vs JSON,
+//    beside a static baseline in the same run with the same autocannon settings: a plain node:http
+//    server in its own process answering every POST with Get's answer bytes from memory, and one
+//    reading the stored block's file from disk per request (Get's ratio is to the latter, Add's and
+//    Fetch's to the former); with 32 connections also the server process's CPU time per request
+//    (Linux), steadier than requests/s on a machine shared with other work;
 // 2. catch-up sync of 10,000 messages through the service vs the local store, same run (ratio).
 // `--quick` runs shorter; `--json` prints JSON.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { existsSync, readFileSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -15,6 +21,7 @@ import { openEndpoint } from '../config/open-endpoint.js'
 import { defaultConfig, type Config } from '../config/config.js'
 import { twirpCas } from '../adapters/cas/twirp.js'
 import { twirpNs } from '../adapters/ns/twirp.js'
+import { NextToLast } from 'blockstore-fs/sharding'
 import type { LogMode } from '../core/log-options.js'
 import { remoteConfig } from '../service/remote-config.js'
 import { percentile, report, since, type Figure } from './support.js'
@@ -32,8 +39,10 @@ async function temp (): Promise<string> {
   return dir
 }
 
-/** `remotelog init` + `remotelog serve --port 0` in a child process; resolves with its URL. */
-async function startServer (): Promise<{ url: string, child: ChildProcess }> {
+interface Server { url: string, child: ChildProcess }
+
+/** `remotelog init` + `remotelog serve --port 0` in a child process; resolves with its URL and its block folder. */
+async function startServer (): Promise<Server & { blocks: string }> {
   const root = await temp()
   const env = { ...process.env, REMOTELOG_STORE: join(root, 'store') }
   const dir = join(root, 'server')
@@ -42,7 +51,45 @@ async function startServer (): Promise<{ url: string, child: ChildProcess }> {
   if (code !== 0) throw new Error(`remotelog init exited ${code}`)
   const child = spawn(process.execPath, [bin, '--dir', dir, '--json', 'serve', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'inherit'] })
   const [line] = await once(child.stdout!, 'data') as [Buffer]
+  return { url: (JSON.parse(line.toString()) as { url: string }).url, child, blocks: join(root, 'store', 'blocks') }
+}
+
+// The static baseline: a plain node:http server answering every request with a file's bytes, kept
+// in memory or read from disk per request (fs.promises.readFile, as a static file server would).
+const STATIC_SERVER = `
+const { createServer } = require('node:http')
+const { readFileSync } = require('node:fs')
+const { readFile } = require('node:fs/promises')
+const [file, from] = process.argv.slice(1)
+const kept = readFileSync(file)
+createServer((req, res) => {
+  req.resume()
+  req.on('end', async () => {
+    const body = from === 'disk' ? await readFile(file) : kept
+    res.writeHead(200, { 'content-type': 'application/protobuf', 'content-length': body.byteLength })
+    res.end(body)
+  })
+}).listen(0, '127.0.0.1', function () { console.log(JSON.stringify({ url: 'http://127.0.0.1:' + this.address().port })) })
+`
+
+async function startStatic (file: string, from: 'memory' | 'disk'): Promise<Server> {
+  const child = spawn(process.execPath, ['-e', STATIC_SERVER, file, from === 'disk' ? 'disk' : 'memory'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const [line] = await once(child.stdout!, 'data') as [Buffer]
   return { url: (JSON.parse(line.toString()) as { url: string }).url, child }
+}
+
+async function stop (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  child.kill('SIGTERM')
+  await once(child, 'close')
+}
+
+/** CPU time (user + system, all threads) a process has used, in µs; undefined where /proc is not there. */
+function cpuMicros (pid: number | undefined): number | undefined {
+  const stat = `/proc/${pid ?? 0}/stat`
+  if (pid === undefined || !existsSync(stat)) return undefined
+  const fields = readFileSync(stat, 'utf8').split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 1_000_000 / 100 // clock ticks: USER_HZ is 100 on Linux
 }
 
 type Format = 'protobuf' | 'json'
@@ -61,10 +108,12 @@ function body (format: Format, jsonField: string, value: Uint8Array | string): B
   return Buffer.concat([Buffer.from([0x0a, ...length]), bytes])
 }
 
-async function load (url: string, route: string, format: Format, connections: number, next: () => Buffer): Promise<Figure[]> {
+/** One autocannon run; `label` names its figures, `pid` the server process whose CPU time per request is reported (32 connections). */
+async function load (target: { url: string, pid?: number }, route: string, format: Format, connections: number, next: () => Buffer, label: string, baseline?: string): Promise<Figure[]> {
   const latencies: number[] = []
+  const cpuBefore = cpuMicros(target.pid)
   const run = autocannon({
-    url: `${url}/twirp/${route}`,
+    url: `${target.url}/twirp/${route}`,
     connections,
     duration: SECONDS,
     requests: [{
@@ -76,17 +125,22 @@ async function load (url: string, route: string, format: Format, connections: nu
   // autocannon's own percentiles are whole milliseconds; sub-millisecond calls need the exact times.
   run.on('response', (_client, status, _bytes, ms) => { if (status === 200) latencies.push(ms) })
   const result = await run
+  const cpuAfter = cpuMicros(target.pid)
   const failures = result.errors + result.timeouts + result.non2xx
-  if (failures > 0) throw new Error(`${route} ${format} ×${connections}: ${failures} failed requests`)
-  const label = `${route.split('/')[1]} ${format} ×${connections}`
-  return [
-    { name: `${label} req/s`, value: result.requests.total / result.duration, unit: 'req/s' },
+  if (failures > 0) throw new Error(`${label}: ${failures} failed requests`)
+  const figures: Figure[] = [
+    { name: `${label} req/s`, value: result.requests.total / result.duration, unit: 'req/s', ...(baseline !== undefined ? { baseline: `${baseline} req/s` } : {}) },
     { name: `${label} p50`, value: percentile(latencies, 50), unit: 'ms' },
     { name: `${label} p99`, value: percentile(latencies, 99), unit: 'ms' }
   ]
+  if (connections > 1 && cpuBefore !== undefined && cpuAfter !== undefined && result.requests.total > 0) {
+    figures.push({ name: `${label} server CPU/request`, value: (cpuAfter - cpuBefore) / result.requests.total, unit: 'µs', ...(baseline !== undefined ? { baseline: `${baseline} server CPU/request` } : {}) })
+  }
+  return figures
 }
 
-async function requestFigures (url: string): Promise<Figure[]> {
+async function requestFigures (server: Server & { blocks: string }): Promise<Figure[]> {
+  const { url } = server
   const stored = randomBytes(PAYLOAD_BYTES)
   const id = await twirpCas({ url }).put(stored)
   const ns = twirpNs({ url })
@@ -94,16 +148,36 @@ async function requestFigures (url: string): Promise<Figure[]> {
   const name = await ns.nameOf(owner)
   await ns.publish(name, { head: id, length: 1, revision: 1 }, owner)
 
+  // The baseline answers what Get answers for the stored block: its bytes as a protobuf Content,
+  // from memory; or the block's own file (where the service keeps it), read per request.
+  const answer = join(await temp(), 'get-answer.bin')
+  await writeFile(answer, body('protobuf', 'data', stored))
+  const { dir, file } = new NextToLast().encode(id)
+  const statics = {
+    memory: await startStatic(answer, 'memory'),
+    disk: await startStatic(join(server.blocks, dir, file), 'disk')
+  }
+  const service = { url, pid: server.child.pid }
   const figures: Figure[] = []
-  for (const connections of [1, 32]) {
-    for (const format of ['protobuf', 'json'] as const) {
-      // Fresh content for every Add: each one is a real write.
-      figures.push(...await load(url, 'vac.cas.CAS/Add', format, connections, () => body(format, 'data', randomBytes(PAYLOAD_BYTES))))
-      const get = body(format, 'id', id.bytes)
-      figures.push(...await load(url, 'vac.cas.CAS/Get', format, connections, () => get))
-      const fetch = body(format, 'name', name)
-      figures.push(...await load(url, 'vac.ns.NS/Fetch', format, connections, () => fetch))
+  try {
+    for (const connections of [1, 32]) {
+      const memory = `static from memory ×${connections}`
+      const disk = `static from disk ×${connections}`
+      const ask = body('protobuf', 'id', id.bytes)
+      figures.push(...await load({ url: statics.memory.url, pid: statics.memory.child.pid }, 'static', 'protobuf', connections, () => ask, memory))
+      figures.push(...await load({ url: statics.disk.url, pid: statics.disk.child.pid }, 'static', 'protobuf', connections, () => ask, disk, memory))
+      for (const format of ['protobuf', 'json'] as const) {
+        const label = (method: string): string => `${method} ${format} ×${connections}`
+        // Fresh content for every Add: each one is a real write.
+        figures.push(...await load(service, 'vac.cas.CAS/Add', format, connections, () => body(format, 'data', randomBytes(PAYLOAD_BYTES)), label('Add'), memory))
+        const get = body(format, 'id', id.bytes)
+        figures.push(...await load(service, 'vac.cas.CAS/Get', format, connections, () => get, label('Get'), disk))
+        const fetch = body(format, 'name', name)
+        figures.push(...await load(service, 'vac.ns.NS/Fetch', format, connections, () => fetch, label('Fetch'), memory))
+      }
     }
+  } finally {
+    await Promise.all([stop(statics.memory.child), stop(statics.disk.child)])
   }
   return figures
 }
@@ -151,10 +225,9 @@ async function syncFigures (url: string): Promise<Figure[]> {
 
 const server = await startServer()
 try {
-  const figures = [...await requestFigures(server.url), ...await syncFigures(server.url)]
-  report(`remote log service (autocannon ${SECONDS} s per run, ${PAYLOAD_BYTES} B payloads, server in its own process)`, figures)
+  const figures = [...await requestFigures(server), ...await syncFigures(server.url)]
+  report(`remote log service (autocannon ${SECONDS} s per run, ${PAYLOAD_BYTES} B payloads, server in its own process; ratios to the static baseline of the same run)`, figures)
 } finally {
-  server.child.kill('SIGTERM')
-  await once(server.child, 'close')
+  await stop(server.child)
   await Promise.all(dirs.map(async d => { await rm(d, { recursive: true, force: true }) }))
 }

@@ -1,8 +1,18 @@
 import type { CID } from 'multiformats/cid'
+import type { OwnerKey } from './name-system.js'
 
 /** Per-call options every backend takes: an abort signal. */
 export interface CallOptions {
   signal?: AbortSignal
+}
+
+/** Options of `ContentStore.release`. */
+export interface ReleaseOptions extends CallOptions {
+  /**
+   * The key of the log the object belongs to. A store that deletes only on its owner's word (the
+   * remote log service) signs the release with it; without it such a store keeps the object.
+   */
+  owner?: OwnerKey
 }
 
 /** What a CAS backend can do beyond put/get/has. Drives the conformance suite's skips. */
@@ -43,9 +53,10 @@ export interface ContentStore {
   /**
    * The caller no longer needs `id` (a head page a publish replaced): the store may drop it now or
    * at its next garbage collection. Stores that serve peers (IPFS) unpin rather than delete, so a
-   * peer fetching it right now still gets it. Without it, `delete` is used where available.
+   * peer fetching it right now still gets it. The remote log service deletes only pages of the
+   * log of `options.owner` (signed with its key). Without it, `delete` is used where available.
    */
-  release? (id: CID, options?: CallOptions): Promise<void>
+  release? (id: CID, options?: ReleaseOptions): Promise<void>
   /** Present on stores that can delete: the heads of the logs sharing the store (see `LogHeads`). */
   readonly heads?: LogHeads
   close (): Promise<void>

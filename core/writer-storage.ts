@@ -13,7 +13,7 @@ export interface WriterState {
   head?: string
   /** Sequence numbers scrubbed so far. */
   scrubbed: number[]
-  /** The log's random id (hex), written on every page; taken from the head page when absent. */
+  /** The log's id (hex), written on every page; taken from the head page when absent. */
   logId?: string
   /** The log has payloads in the CAS (pointer entries): its head is recorded in the store's `heads`. */
   payloads?: boolean

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { logIdOfOwner } from './log-id.js'
 import type { CID } from 'multiformats/cid'
 import type { ContentStore } from './content-store.js'
 import { crashPoint } from './crash-point.js'
@@ -130,7 +130,7 @@ export class LogWriter {
     }
     if (this.state.logId === undefined) {
       const logId = head === undefined ? undefined : (await loadPage(this.deps.cas, head)).logId
-      this.state.logId = logId !== undefined ? Buffer.from(logId).toString('hex') : randomBytes(16).toString('hex')
+      this.state.logId = logId !== undefined ? Buffer.from(logId).toString('hex') : logIdOfOwner(this.deps.owner)
     }
   }
 
@@ -145,7 +145,7 @@ export class LogWriter {
   /** Appends journaled but not yet published. */
   get pendingCount (): number { return this.pending.length }
   get scrubbed (): readonly number[] { return this.state.scrubbed }
-  /** The log's random id (hex), written on every page. */
+  /** The log's id (hex), written on every page: derived from the owner's key (core/log-id.ts), random in logs made before. */
   get logId (): string { return this.state.logId ?? '' }
   /** The writer's storage and backends, for operations built on it (scrub, export). */
   get backends (): WriterOptions { return this.deps }
@@ -297,7 +297,7 @@ export class LogWriter {
    */
   private async release (id: CID): Promise<void> {
     const { cas } = this.deps
-    if (cas.release !== undefined) await cas.release(id).catch(() => {})
+    if (cas.release !== undefined) await cas.release(id, { owner: this.deps.owner }).catch(() => {})
     else if (cas.capabilities.delete && cas.delete !== undefined) await cas.delete(id).catch(() => {})
   }
 

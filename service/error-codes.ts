@@ -9,9 +9,11 @@ import { isTwirpError, TwirpError, type TwirpCode } from './twirp-wire.js'
  * |----------------|---------------------|------|----------------------------------------------------------------|
  * | NOT_FOUND      | not_found           | 404  | Get of a missing object, Fetch of an unknown name              |
  * | INTEGRITY      | data_loss           | 500  | the server's store holds bytes that don't match their id       |
- * | CONFLICT       | failed_precondition | 412  | Update whose sequence is not above the stored one (rollback)   |
+ * | CONFLICT       | failed_precondition | 412  | Update whose sequence is not above the stored one (rollback);  |
+ * |                |                     |      | Release of a page still in its log, or of an expired release   |
  * | (replay)       | already_exists      | 409  | Update that is exactly the record already stored               |
- * | PERMISSION     | permission_denied   | 403  | Update signed by another key than the name's, or forged        |
+ * | PERMISSION     | permission_denied   | 403  | Update signed by another key than the name's, or forged;       |
+ * |                |                     |      | Release of a page of another key's log, or forged              |
  * | INVALID_INPUT  | invalid_argument    | 400  | a bad id or name                                               |
  * | TOO_LARGE      | invalid_argument    | 400  | object over 1 MiB or body over the limit (meta remotelog_code) |
  * | MALFORMED      | malformed           | 400  | undecodable body or record                                     |

@@ -2,9 +2,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net'
 import { timingSafeEqual } from 'node:crypto'
 import { once, setMaxListeners } from 'node:events'
-import { createContextValues, createServiceImplSpec, type HandlerContext } from '@connectrpc/connect'
-import { createUniversalServiceHandlers, type UniversalHandler } from '@connectrpc/connect/protocol'
-import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node'
+import type { DescMethod } from '@bufbuild/protobuf'
+import { createContextValues, createServiceImplSpec, type ContextValues } from '@connectrpc/connect'
 import type { ContentStore } from '../core/content-store.js'
 import { fail } from '../core/errors.js'
 import type { RecordNameSystem } from '../adapters/ns/record-ns.js'
@@ -15,7 +14,7 @@ import { CLIENT_KEY, nsLimits, nsMaxBodyBytes, nsService, type NsLimits } from '
 import { clientKey } from './rate-limit.js'
 import { toTwirpError } from './error-codes.js'
 import { DEFAULT_MAX_BODY_BYTES } from './limits.js'
-import { pickRoute, twirpErrorResponse, twirpHandlerFactory } from './twirp-protocol.js'
+import { answerTwirp, pickRoute, twirpErrorAnswer, twirpRoutes, type TwirpAnswer, type TwirpCall, type TwirpRoute } from './twirp-protocol.js'
 import { isTwirpError, TwirpError } from './twirp-wire.js'
 import { WaitSlots } from './wait-slots.js'
 
@@ -28,8 +27,8 @@ export interface ServiceOptions {
   /** A name system of signed records (local, memory): the server checks every Update with it. */
   ns: RecordNameSystem
   /**
-   * When set, CAS Add needs `Authorization: Bearer <writeToken>`. Reads stay open; NS Update (signed)
-   * too, unless `tokenCoversNs`.
+   * When set, CAS Add and Release need `Authorization: Bearer <writeToken>`. Reads stay open; NS
+   * Update (signed) too, unless `tokenCoversNs`.
    */
   writeToken?: string
   /** NS Update needs the write token as well (default false: a signed update is accepted from anyone). */
@@ -83,51 +82,58 @@ export async function startService (options: ServiceOptions): Promise<RunningSer
     throw fail('INVALID_CONFIG', 'tokenCoversNs needs a writeToken: NS updates cannot require a token that does not exist (serve --token T --token-covers-ns)', { backend: 'twirp' })
   }
   const storedNames = await options.countStoredNames?.() ?? 0
-  const shutdown = new AbortController()
   // Aborted as soon as close() starts: held long-polls answer at once instead of holding the shutdown.
   const stopping = new AbortController()
   setMaxListeners(0, stopping.signal)
   const waits = new WaitSlots(limits.maxWaits, limits.waitsPerClient)
-  // Every request's handler context listens on this signal until it ends (Connect removes the listener).
-  setMaxListeners(0, shutdown.signal)
-  const factoryFor = (bodyLimit: number): ReturnType<typeof twirpHandlerFactory> => twirpHandlerFactory({
-    maxBodyBytes: bodyLimit,
-    toTwirpError: (e) => {
+  const twirpOptions = {
+    toTwirpError: (e: unknown) => {
       const error = toTwirpError(e)
       if (error.code === 'internal') options.onInternalError?.(e)
       return error
     },
-    requestGate: writeGate(options.writeToken, options.tokenCoversNs === true),
-    shutdownSignal: shutdown.signal
-  })
-  const routes = new Map<string, UniversalHandler>()
-  for (const handler of [
-    ...createUniversalServiceHandlers(createServiceImplSpec<typeof CAS>(CAS, casService(options.cas)), [factoryFor(maxBodyBytes)]),
+    requestGate: writeGate(options.writeToken, options.tokenCoversNs === true)
+  }
+  const routes = new Map<string, TwirpRoute>()
+  for (const route of [
+    ...twirpRoutes(createServiceImplSpec<typeof CAS>(CAS, casService(options.cas, { ns: options.ns })), maxBodyBytes),
     // NS messages are small: their bodies are refused past what the largest record needs.
-    ...createUniversalServiceHandlers(createServiceImplSpec<typeof NS>(NS, nsService(options.ns, { limits, storedNames, waits, stopping: stopping.signal })),
-      [factoryFor(Math.min(maxBodyBytes, nsMaxBodyBytes(limits)))])
-  ]) routes.set(handler.requestPath, handler)
+    ...twirpRoutes(createServiceImplSpec<typeof NS>(NS, nsService(options.ns, { limits, storedNames, waits, stopping: stopping.signal })),
+      Math.min(maxBodyBytes, nsMaxBodyBytes(limits)))
+  ]) routes.set(route.requestPath, route)
 
   let draining = false
   let inFlight = 0
   const idleWaiters = new Set<() => void>()
   const sockets = new Set<Socket>()
+  // What each open connection's requests are counted under (its client's address, see clientKey).
+  const clients = new WeakMap<Socket, string>()
+  // One per request being handled: aborted when its client goes away, or when close() gives up on it.
+  const cancels = new Set<AbortController>()
 
-  async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (draining) res.setHeader('connection', 'close')
-    const path = (req.url ?? '').split('?')[0]
+  async function handle (req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+    const url = req.url ?? ''
+    const query = url.indexOf('?')
+    const path = query === -1 ? url : url.slice(0, query)
     if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
-      res.writeHead(draining ? 503 : 200, { 'content-type': 'application/json' })
+      res.writeHead(draining ? 503 : 200, { 'content-type': 'application/json', ...(draining ? { connection: 'close' } : {}) })
       res.end(draining ? '{"status":"stopping"}' : '{"status":"ok"}')
       return
     }
     const route = pickRoute(routes, req.method ?? '', path, req.headers['content-type'] ?? null)
-    const response = isTwirpError(route)
-      ? twirpErrorResponse(route, true)
+    send(res, isTwirpError(route)
+      ? twirpErrorAnswer(route, true)
       : draining
-        ? twirpErrorResponse(new TwirpError('unavailable', 'the service is shutting down'), true)
-        : await route(universalRequestFromNodeRequest(req, res, undefined, createContextValues().set(CLIENT_KEY, clientKey(req.socket.remoteAddress))))
-    await universalResponseToNodeResponse(response, res)
+        ? twirpErrorAnswer(new TwirpError('unavailable', 'the service is shutting down'), true)
+        : await answerTwirp(route, new NodeCall(req, url, signal, clients.get(req.socket) ?? clientKey(req.socket.remoteAddress)), twirpOptions))
+  }
+
+  function send (res: ServerResponse, answer: TwirpAnswer): void {
+    if (res.destroyed) return
+    // The answer in one write: headers and body leave in the same segment.
+    if (answer.close || draining) answer.headers.connection = 'close'
+    res.writeHead(answer.status, answer.headers)
+    res.end(answer.body)
   }
 
   const server = createServer({
@@ -138,11 +144,17 @@ export async function startService (options: ServiceOptions): Promise<RunningSer
     connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(requestTimeout / 2)))
   }, (req, res) => {
     inFlight++
+    const cancel = new AbortController()
+    cancels.add(cancel)
     res.once('close', () => {
+      cancels.delete(cancel)
+      // Closed before the whole answer was handed to the socket: the client went away.
+      if (!res.writableFinished) cancel.abort(fail('ABORTED', 'the client went away before its answer was sent'))
       if (--inFlight === 0) for (const wake of idleWaiters) wake()
     })
-    handle(req, res).catch((e: unknown) => {
-      // Writing failed (the client went away) or the request had no Host header.
+    handle(req, res, cancel.signal).catch((e: unknown) => {
+      // A bug above: answer `internal` (reported) if the answer has not started, else cut the connection.
+      options.onInternalError?.(e)
       if (!res.headersSent && !res.destroyed) {
         const error = toTwirpError(e)
         res.writeHead(error.status, { 'content-type': 'application/json', connection: 'close' }).end(error.toJson())
@@ -153,6 +165,7 @@ export async function startService (options: ServiceOptions): Promise<RunningSer
   })
   server.on('connection', (socket: Socket) => {
     sockets.add(socket)
+    clients.set(socket, clientKey(socket.remoteAddress))
     socket.once('close', () => sockets.delete(socket))
   })
   server.on('clientError', (_error, socket: Socket) => {
@@ -191,7 +204,8 @@ export async function startService (options: ServiceOptions): Promise<RunningSer
     await idle(options.shutdownGraceMs ?? 10_000)
     if (inFlight > 0) {
       // Cancel what is left, and give the cancelled requests a moment to send their error.
-      shutdown.abort(fail('UNAVAILABLE', 'the service stopped before this request finished'))
+      const reason = fail('UNAVAILABLE', 'the service stopped before this request finished')
+      for (const cancel of cancels) cancel.abort(reason)
       await idle(250)
     }
     server.closeAllConnections()
@@ -213,16 +227,80 @@ export async function startService (options: ServiceOptions): Promise<RunningSer
   }
 }
 
-function writeGate (token: string | undefined, coversNs: boolean): ((context: HandlerContext) => void) | undefined {
+function writeGate (token: string | undefined, coversNs: boolean): ((method: DescMethod, header: (name: string) => string | undefined) => void) | undefined {
   if (token === undefined || token === '') return undefined
   const expected = Buffer.from(token)
-  return (context) => {
-    const what = context.method === CAS.method.add ? 'CAS writes' : coversNs && context.method === NS.method.update ? 'NS updates' : undefined
+  return (method, header) => {
+    const what = method === CAS.method.add || method === CAS.method.release ? 'CAS writes' : coversNs && method === NS.method.update ? 'NS updates' : undefined
     if (what === undefined) return
-    const match = /^Bearer\s+(\S+)$/i.exec(context.requestHeader.get('authorization') ?? '')
+    const match = /^Bearer\s+(\S+)$/i.exec(header('authorization') ?? '')
     const given = Buffer.from(match?.[1] ?? '')
     if (given.byteLength !== expected.byteLength || !timingSafeEqual(given, expected)) {
       throw new TwirpError('unauthenticated', `${what} on this service need a valid bearer token`)
     }
   }
+}
+
+/** A Node request as a Twirp call: headers read where Node parsed them, the body read from the request stream. */
+class NodeCall implements TwirpCall {
+  readonly values: ContextValues
+  constructor (private readonly req: IncomingMessage, readonly url: string, readonly signal: AbortSignal, client: string) {
+    this.values = createContextValues().set(CLIENT_KEY, client)
+  }
+
+  get httpMethod (): string { return this.req.method ?? '' }
+  get contentType (): string | undefined { return this.req.headers['content-type'] }
+
+  header (name: string): string | undefined {
+    const value = this.req.headers[name]
+    return Array.isArray(value) ? value.join(', ') : value
+  }
+
+  headers (): Headers {
+    const headers = new Headers()
+    const raw = this.req.rawHeaders
+    for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1])
+    return headers
+  }
+
+  async readBody (limit: number): Promise<Uint8Array> { return await readBody(this.req, limit) }
+}
+
+/**
+ * The request body, whole; TOO_LARGE as soon as it passes `limit` (the rest is left unread and the
+ * answer closes the connection), ABORTED when the client goes away before sending all of it.
+ */
+async function readBody (req: IncomingMessage, limit: number): Promise<Uint8Array> {
+  return await new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const done = (): void => {
+      req.off('data', onData)
+      req.off('end', onEnd)
+      req.off('error', onGone)
+      req.off('close', onGone)
+    }
+    const onData = (chunk: Buffer): void => {
+      size += chunk.byteLength
+      if (size > limit) {
+        done()
+        req.pause()
+        reject(fail('TOO_LARGE', `request body exceeds the ${limit}-byte limit`))
+        return
+      }
+      chunks.push(chunk)
+    }
+    const onEnd = (): void => {
+      done()
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size))
+    }
+    const onGone = (): void => {
+      done()
+      reject(fail('ABORTED', 'the client went away before sending the whole request'))
+    }
+    req.on('data', onData)
+    req.once('end', onEnd)
+    req.once('error', onGone)
+    req.once('close', onGone)
+  })
 }

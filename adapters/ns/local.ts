@@ -1,9 +1,10 @@
 import { watch, type FSWatcher } from 'node:fs'
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { replaceFile, type Durability } from '../../core/durable-file.js'
 import { fail } from '../../core/errors.js'
 import { FileLease } from '../../core/file-lock.js'
+import { readWholeFile } from '../read-whole-file.js'
 import type { Disarm } from './head-watch.js'
 import { recordNs, type RecordNameSystem } from './record-ns.js'
 
@@ -113,7 +114,7 @@ export function localNs (options: LocalNsOptions): RecordNameSystem {
         const mine = ownWrite(name)
         if (mine !== undefined) return mine
         try {
-          return new Uint8Array(await readFile(file(name)))
+          return await readWholeFile(file(name))
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
           throw fail('UNAVAILABLE', `cannot read ${file(name)}`, { backend: 'local', cause: e })

@@ -3,6 +3,8 @@
 /* eslint-disable */
 
 // Content-addressed storage, as in Vac RFC 3/REMOTE-LOG. Field numbers are fixed by the RFC.
+// Release and its messages are remotelog additions: an RFC-only server answers them with Twirp
+// `bad_route`, and Add and Get are unchanged.
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
@@ -12,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file vac/cas/cas.proto.
  */
 export const file_vac_cas_cas: GenFile = /*@__PURE__*/
-  fileDesc("ChF2YWMvY2FzL2Nhcy5wcm90bxIHdmFjLmNhcyIVCgdBZGRyZXNzEgoKAmlkGAEgASgMIhcKB0NvbnRlbnQSDAoEZGF0YRgBIAEoDDJbCgNDQVMSKQoDQWRkEhAudmFjLmNhcy5Db250ZW50GhAudmFjLmNhcy5BZGRyZXNzEikKA0dldBIQLnZhYy5jYXMuQWRkcmVzcxoQLnZhYy5jYXMuQ29udGVudGIGcHJvdG8z");
+  fileDesc("ChF2YWMvY2FzL2Nhcy5wcm90bxIHdmFjLmNhcyIVCgdBZGRyZXNzEgoKAmlkGAEgASgMIhcKB0NvbnRlbnQSDAoEZGF0YRgBIAEoDCJVCg1TaWduZWRSZWxlYXNlEgoKAmlkGAEgASgMEhEKCW5vdF9hZnRlchgCIAEoBBISCgpwdWJsaWNfa2V5GAMgASgMEhEKCXNpZ25hdHVyZRgEIAEoDCIcCghSZWxlYXNlZBIQCghyZWxlYXNlZBgBIAEoCDKRAQoDQ0FTEikKA0FkZBIQLnZhYy5jYXMuQ29udGVudBoQLnZhYy5jYXMuQWRkcmVzcxIpCgNHZXQSEC52YWMuY2FzLkFkZHJlc3MaEC52YWMuY2FzLkNvbnRlbnQSNAoHUmVsZWFzZRIWLnZhYy5jYXMuU2lnbmVkUmVsZWFzZRoRLnZhYy5jYXMuUmVsZWFzZWRiBnByb3RvMw");
 
 /**
  * id: the binary form of a CIDv1 (codec raw, sha2-256) of the content.
@@ -51,6 +53,72 @@ export const ContentSchema: GenMessage<Content> = /*@__PURE__*/
   messageDesc(file_vac_cas_cas, 1);
 
 /**
+ * Addition. The owner's request to delete one page. `signature` is ed25519 by `public_key` over
+ * "remotelog-release:" || id || uint64be(not_after): the purpose string keeps it apart from every
+ * other remotelog signature (NS records sign "remotelog-record:" …), and id is always the 36
+ * bytes of a CIDv1 raw sha2-256, so the layout is unambiguous.
+ *
+ * @generated from message vac.cas.SignedRelease
+ */
+export type SignedRelease = Message<"vac.cas.SignedRelease"> & {
+  /**
+   * Binary CID of the page to delete.
+   *
+   * @generated from field: bytes id = 1;
+   */
+  id: Uint8Array;
+
+  /**
+   * Last moment the request is valid, in ms since the Unix epoch (service clock). Writers sign
+   * now + 5 min; the service refuses it after that, and refuses any more than 10 min ahead.
+   *
+   * @generated from field: uint64 not_after = 2;
+   */
+  notAfter: bigint;
+
+  /**
+   * The log owner's ed25519 public key (32 bytes): the key that signs its NS records.
+   *
+   * @generated from field: bytes public_key = 3;
+   */
+  publicKey: Uint8Array;
+
+  /**
+   * @generated from field: bytes signature = 4;
+   */
+  signature: Uint8Array;
+};
+
+/**
+ * Describes the message vac.cas.SignedRelease.
+ * Use `create(SignedReleaseSchema)` to create a new message.
+ */
+export const SignedReleaseSchema: GenMessage<SignedRelease> = /*@__PURE__*/
+  messageDesc(file_vac_cas_cas, 2);
+
+/**
+ * Addition. Answer to Release.
+ *
+ * @generated from message vac.cas.Released
+ */
+export type Released = Message<"vac.cas.Released"> & {
+  /**
+   * True when the object was deleted (or unpinned) now; false when it was not there (already
+   * released) or the service's store cannot delete.
+   *
+   * @generated from field: bool released = 1;
+   */
+  released: boolean;
+};
+
+/**
+ * Describes the message vac.cas.Released.
+ * Use `create(ReleasedSchema)` to create a new message.
+ */
+export const ReleasedSchema: GenMessage<Released> = /*@__PURE__*/
+  messageDesc(file_vac_cas_cas, 3);
+
+/**
  * @generated from service vac.cas.CAS
  */
 export const CAS: GenService<{
@@ -69,6 +137,44 @@ export const CAS: GenService<{
     methodKind: "unary";
     input: typeof AddressSchema;
     output: typeof ContentSchema;
+  },
+  /**
+   * Addition: deletes a page that a publish replaced, on the signed request of the page's log
+   * owner; nothing else may delete. The checks, in order:
+   *  1. the signature (see SignedRelease) and its time window: PERMISSION (`permission_denied`)
+   *     for a forged signature, CONFLICT (`failed_precondition`) once not_after has passed,
+   *     INVALID_INPUT for a window over 10 minutes ahead or a malformed field;
+   *  2. the object is not there: answered `released: false` (idempotent: a release retried or
+   *     replayed after the page is gone is harmless, and Get already tells anyone what is there);
+   *  3. the object must be a remotelog page (format >= 1) whose log_id is the log id of the
+   *     signing key: first 16 bytes of sha256("remotelog-log-id:" || public_key). Anything else
+   *     (another log's page, a page of a log created before log ids were derived from keys, a
+   *     payload block) is PERMISSION. The id must be derived from the key: a random log id is
+   *     public (on every page), so anyone could copy it into a log of their own and claim the
+   *     pages. Payloads carry no log id and cannot be proven the caller's, so they are never
+   *     deletable this way (scrub's payload deletion needs a store that offers delete);
+   *  4. when this service hosts the key's name (vac.ns with name = base32 of public_key), the
+   *     page must not be in the log now: not the head the name points at, not reachable from it
+   *     by tails, and not from a newer revision than the head's (a publish not yet made public).
+   *     CONFLICT otherwise; a chain the service cannot walk (a page missing, over 256 pages to
+   *     the released one's first sequence) is CONFLICT too: in doubt, keep.
+   * Then the service deletes (or unpins) the object; `released: false` if its store cannot.
+   *
+   * Replay. Pages are content-addressed and carry log id, sequences and revision, so the same id
+   * is the same page; a writer never makes a replaced page live again except by restoring an old
+   * pack. A captured release is therefore only dangerous against a page re-added later and
+   * live again. It is refused (a) after its not_after (writers sign 5 minutes ahead), and (b)
+   * at any time when this service hosts the log's name and the page is in the log per check 4.
+   * The signed bytes name no service, so a release is valid on any service holding the page: the
+   * owner wants its replaced page gone everywhere, and a lagging copy still in use is protected by
+   * check 4 where that service hosts the name.
+   *
+   * @generated from rpc vac.cas.CAS.Release
+   */
+  release: {
+    methodKind: "unary";
+    input: typeof SignedReleaseSchema;
+    output: typeof ReleasedSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_vac_cas_cas, 0);

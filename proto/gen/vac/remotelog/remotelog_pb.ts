@@ -84,8 +84,10 @@ export type RemoteLog = Message<"vac.remotelog.RemoteLog"> & {
   scrubbed: bigint[];
 
   /**
-   * Random id of the log (16 bytes), on every page: pages of two logs never share an object, so a
-   * writer may delete the pages a publish replaced, and a reader rejects a chain that mixes logs.
+   * Id of the log (16 bytes), on every page: pages of two logs never share an object, so a writer
+   * may delete the pages a publish replaced, and a reader rejects a chain that mixes logs. New logs
+   * derive it from the owner's key (sha256("remotelog-log-id:" || ed25519 public key), first 16
+   * bytes), so a store can check a release signed by that key; older logs keep their random id.
    *
    * @generated from field: bytes log_id = 9;
    */
