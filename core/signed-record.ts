@@ -33,8 +33,10 @@ export function keyPairFromSecret (secret: Uint8Array): Ed25519KeyPair {
   return remember(keyPairs, id, { publicKey: new Uint8Array(spki.subarray(spki.length - 32)), privateKey })
 }
 
-function publicKeyObject (name: string, raw: Uint8Array): KeyObject {
-  return publicKeys.get(name) ?? remember(publicKeys, name, createPublicKey({ key: Buffer.concat([SPKI_ED25519, raw]), format: 'der', type: 'spki' }))
+/** The key object of a raw 32-byte ed25519 public key, for `verify` (throws on one that is not a key). */
+export function publicKeyObject (raw: Uint8Array): KeyObject {
+  const id = Buffer.from(raw).toString('hex')
+  return publicKeys.get(id) ?? remember(publicKeys, id, createPublicKey({ key: Buffer.concat([SPKI_ED25519, raw]), format: 'der', type: 'spki' }))
 }
 
 /** A name in the local and served name systems: the base32 multibase of the ed25519 public key. */
@@ -91,7 +93,7 @@ export function openRecord (name: string, bytes: Uint8Array, backend?: string): 
   }
   if (message.sequence > BigInt(Number.MAX_SAFE_INTEGER)) throw fail('MALFORMED', `record for ${name} has sequence ${message.sequence}, out of range`, { backend })
   const sequence = Number(message.sequence)
-  if (!verify(null, signedBytes(name, sequence, message.value), publicKeyObject(name, expected), message.signature)) {
+  if (!verify(null, signedBytes(name, sequence, message.value), publicKeyObject(expected), message.signature)) {
     throw fail('INTEGRITY', `record for ${name} has a forged signature`, { backend })
   }
   return { value: message.value, sequence, publicKey: expected, signature: message.signature }

@@ -1,11 +1,10 @@
-import { createPublicKey, sign, verify } from 'node:crypto'
+import { sign, verify } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
 import { fail } from './errors.js'
 import { toCid } from './ids.js'
-import { keyPairFromSecret, type Ed25519KeyPair } from './signed-record.js'
+import { keyPairFromSecret, publicKeyObject, type Ed25519KeyPair } from './signed-record.js'
 
 const DOMAIN = Buffer.from('remotelog-release:')
-const SPKI_ED25519 = Buffer.from('302a300506032b6570032100', 'hex')
 
 /** How long a release a writer signs stays valid. */
 export const RELEASE_VALID_MS = 5 * 60_000
@@ -60,8 +59,7 @@ export function openRelease (wire: { id: Uint8Array, notAfter: bigint, publicKey
   }
   let valid = false
   try {
-    const key = createPublicKey({ key: Buffer.concat([SPKI_ED25519, wire.publicKey]), format: 'der', type: 'spki' })
-    valid = wire.signature.byteLength === 64 && verify(null, signedBytes(id, notAfter), key, wire.signature)
+    valid = wire.signature.byteLength === 64 && verify(null, signedBytes(id, notAfter), publicKeyObject(wire.publicKey), wire.signature)
   } catch {}
   if (!valid) {
     throw fail('PERMISSION', `the release of ${id.toString()} has a forged signature`)
